@@ -1,0 +1,129 @@
+"""Score houses: raw records in, one prediction or error per row out."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, model_validator
+from sklearn.pipeline import Pipeline
+
+from regression_model import __version__
+from regression_model.config.core import get_config
+from regression_model.processing.data_manager import load_pipeline
+from regression_model.processing.validation import (
+    ErrorKind,
+    RowError,
+    to_frame,
+    validate_records,
+)
+
+InputData = pd.DataFrame | Mapping[str, object] | Sequence[Mapping[str, object]]
+
+
+class PredictionResult(BaseModel):
+    """Predicted sale prices, aligned one to one with the input rows.
+
+    Attributes
+    ----------
+    predictions : list of float or None
+        The sale price in dollars for each input row, in input order; ``None`` where
+        the row has errors.
+    errors : list of RowError
+        Every reason a row got no prediction, by row position; empty when all rows scored.
+    version : str
+        The package version, which is also the version of the model that scored.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    predictions: list[float | None]
+    errors: list[RowError]
+    version: str
+
+    @property
+    def has_errors(self) -> bool:
+        return bool(self.errors)
+
+    @model_validator(mode="after")
+    def _check_rows_have_one_outcome(self) -> PredictionResult:
+        rows_with_errors = {error.row for error in self.errors}
+        unexplained = [
+            row
+            for row, price in enumerate(self.predictions)
+            if (price is None) != (row in rows_with_errors)
+        ]
+        if unexplained:
+            raise ValueError(
+                f"rows need a prediction or errors, not both or neither: {unexplained}"
+            )
+        return self
+
+
+@functools.cache
+def _trained_pipeline() -> Pipeline:
+    """The trained pipeline, loaded from disk once, on the first prediction."""
+    return load_pipeline(pipeline_name=get_config().app.pipeline_name)
+
+
+def make_prediction(*, input_data: InputData) -> PredictionResult:
+    """Predict sale prices for raw house records.
+
+    Parameters
+    ----------
+    input_data : DataFrame, dict or list of dicts
+        Houses with the raw column names of the House Prices data (``1stFlrSF`` ...): a
+        DataFrame, a list of record dicts, one record dict, or a dict of column lists.
+        Extra columns, such as ``Id``, are ignored.
+
+    Returns
+    -------
+    PredictionResult
+        One prediction or error set per input row, in input order.
+
+    Raises
+    ------
+    TypeError
+        If ``input_data`` is not a table of records.
+    ModelNotFoundError
+        If no model has been trained for this package version.
+
+    Examples
+    --------
+    >>> result = make_prediction(input_data=houses)  # doctest: +SKIP
+    >>> result.predictions[0]  # doctest: +SKIP
+    208500.3
+    """
+    records = to_frame(input_data)
+    validated = validate_records(records=records, schema=get_config().model.inputs)
+    prices = np.full(len(records), np.nan)
+    errors = validated.errors
+    if validated.is_valid.any():
+        is_valid = validated.is_valid
+        rows = validated.frame if is_valid.all() else validated.frame[is_valid]
+        prices[is_valid] = _trained_pipeline().predict(rows)
+        errors = errors + _unusable_predictions(prices, is_valid)
+    predictions = [price if np.isfinite(price) else None for price in prices.tolist()]
+    return PredictionResult(predictions=predictions, errors=errors, version=__version__)
+
+
+def _unusable_predictions(prices: np.ndarray, is_valid: np.ndarray) -> list[RowError]:
+    """Errors for valid rows whose price came out non-finite or not positive.
+
+    Validation should make this impossible; it is here so a pipeline bug surfaces as an
+    explicit row error instead of a NaN price.
+    """
+    with np.errstate(invalid="ignore"):
+        is_unusable = is_valid & ~(np.isfinite(prices) & (prices > 0))
+    prices[is_unusable] = np.nan
+    return [
+        RowError(
+            row=row,
+            column=None,
+            kind=ErrorKind.PREDICTION_FAILED,
+            message="the model produced no finite, positive price for this row",
+        )
+        for row in np.flatnonzero(is_unusable).tolist()
+    ]
