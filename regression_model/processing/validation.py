@@ -214,7 +214,7 @@ def _check_numeric(
     elif pd.api.types.is_numeric_dtype(raw.dtype):
         values = raw.astype("float64")
     else:
-        is_wrong_type = np.asarray(raw.map(_is_wrong_numeric_type), dtype=bool)
+        is_wrong_type = np.asarray(raw.map(_is_wrong_numeric_type), dtype=bool) & ~is_missing
         problems.append((ErrorKind.WRONG_TYPE, is_wrong_type))
         coerced = pd.to_numeric(raw.where(~(is_wrong_type | is_missing)), errors="coerce")
         values = coerced.astype("float64")
