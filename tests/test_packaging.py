@@ -128,4 +128,4 @@ def test_installed_wheel_finds_its_own_model_and_config(
     assert output["result"]["errors"] == []
     assert output["result"]["version"] == __version__
     expected = make_prediction(input_data=rows).predictions
-    np.testing.assert_allclose(output["result"]["predictions"], expected, rtol=1e-9)
+    np.testing.assert_allclose(output["result"]["predictions"], np.array(expected, float), rtol=1e-9)
