@@ -127,5 +127,5 @@ def test_installed_wheel_finds_its_own_model_and_config(
     assert Path(output["file"]).is_relative_to(env_dir)
     assert output["result"]["errors"] == []
     assert output["result"]["version"] == __version__
-    expected = make_prediction(input_data=rows).predictions
-    np.testing.assert_allclose(output["result"]["predictions"], np.array(expected, float), rtol=1e-9)
+    expected = np.array(make_prediction(input_data=rows).predictions, dtype=float)
+    np.testing.assert_allclose(output["result"]["predictions"], expected, rtol=1e-9)
