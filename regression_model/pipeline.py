@@ -81,6 +81,10 @@ def build_pipeline(settings: ModelSettings) -> Pipeline:
                     tol=settings.rare_label_tolerance,
                     n_categories=1,
                     variables=list(settings.categorical_vars),
+                    # The imputers' infer_objects() turns text columns into pandas 3's "str"
+                    # dtype, and feature-engine 1.9's object-dtype check warns on that
+                    # (Pandas4Warning). These columns are labels by validation, so skip it.
+                    ignore_format=True,
                 ),
             ),
             (
@@ -89,6 +93,7 @@ def build_pipeline(settings: ModelSettings) -> Pipeline:
                     encoding_method="ordered",
                     variables=list(settings.categorical_vars),
                     unseen="encode",
+                    ignore_format=True,  # as for group_rare_labels
                 ),
             ),
             ("scale", MinMaxScaler()),

@@ -15,19 +15,6 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 
-def _as_frame(X: Any) -> pd.DataFrame:
-    """Return ``X`` as a DataFrame; an array gets columns ``x0..xn``.
-
-    Array input exists so that scikit-learn's estimator checks can run.
-    """
-    if isinstance(X, pd.DataFrame):
-        return X
-    array = np.asarray(X)
-    if array.ndim != 2:
-        raise ValueError(f"Expected 2D input, got an array of shape {array.shape}.")
-    return pd.DataFrame(array, columns=[f"x{i}" for i in range(array.shape[1])])
-
-
 def _check_columns_present(X: pd.DataFrame, columns: Sequence[str]) -> None:
     missing = [col for col in columns if col not in X.columns]
     if missing:
@@ -42,21 +29,30 @@ class _DataFrameTransformer(TransformerMixin, BaseEstimator):
     """
 
     def _fit_frame(self, X: Any) -> pd.DataFrame:
-        frame = _as_frame(X)
-        # skip_check_array keeps the frame's dtypes; the call records feature names.
-        validate_data(self, frame, skip_check_array=True)
-        return frame
+        return self._validated_frame(X, reset=True)
 
     def _transform_frame(self, X: Any) -> pd.DataFrame:
         check_is_fitted(self)
-        frame = _as_frame(X)
         # reset=False: only check columns against fit, never overwrite them.
-        validate_data(self, frame, skip_check_array=True, reset=False)
-        return frame.copy()
+        return self._validated_frame(X, reset=False).copy()
+
+    def _validated_frame(self, X: Any, *, reset: bool) -> pd.DataFrame:
+        if isinstance(X, pd.DataFrame):
+            # skip_check_array keeps the frame's dtypes; the call records feature names.
+            validate_data(self, X, skip_check_array=True, reset=reset)
+            return X
+        # Array input exists only so that scikit-learn's estimator checks can run: it gets
+        # the standard checks (2D, dense, numeric, not empty), then columns x0..xn.
+        array = validate_data(self, X, ensure_all_finite="allow-nan", reset=reset)
+        return pd.DataFrame(array, columns=[f"x{i}" for i in range(array.shape[1])])
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
         check_is_fitted(self)
-        return np.asarray(self.feature_names_in_, dtype=object)
+        # An array has no column names: fit saw the x0..xn it was given.
+        names = getattr(self, "feature_names_in_", None)
+        if names is None:
+            names = [f"x{i}" for i in range(self.n_features_in_)]
+        return np.asarray(names, dtype=object)
 
     def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()
