@@ -1,0 +1,154 @@
+"""config.yml: the packaged file loads, and a broken file fails at load, naming the key."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import strictyaml
+
+from regression_model.config.core import (
+    CONFIG_FILE_PATH,
+    Config,
+    ConfigError,
+    get_config,
+    load_config,
+)
+
+# A schema-less strictyaml load reads every leaf as a string, so a case can put any text in
+# any place; load_config then parses the written copy against the real schema.
+Edit = Callable[[dict[str, Any]], None]
+
+
+def _packaged_config_tree() -> dict[str, Any]:
+    tree: dict[str, Any] = strictyaml.load(CONFIG_FILE_PATH.read_text(encoding="utf-8")).data
+    return tree
+
+
+def _write_config(tree: dict[str, Any], path: Path) -> Path:
+    path.write_text(strictyaml.as_document(tree).as_yaml(), encoding="utf-8")
+    return path
+
+
+def _drop_pipeline_name(tree: dict[str, Any]) -> None:
+    del tree["app"]["pipeline_name"]
+
+
+def _random_state_as_text(tree: dict[str, Any]) -> None:
+    tree["model"]["random_state"] = "zero"
+
+
+def _add_unknown_key(tree: dict[str, Any]) -> None:
+    tree["model"]["learning_rate"] = "0.1"
+
+
+def _temporal_var_not_a_feature(tree: dict[str, Any]) -> None:
+    tree["model"]["temporal_vars"].append("YearOfTheDragon")
+
+
+def _ref_var_not_a_feature(tree: dict[str, Any]) -> None:
+    tree["model"]["ref_var"] = "YearOfTheDragon"
+
+
+def _mapping_value_as_text(tree: dict[str, Any]) -> None:
+    tree["model"]["qual_mappings"]["Gd"] = "four"
+
+
+def _mapping_value_as_fraction(tree: dict[str, Any]) -> None:
+    tree["model"]["qual_mappings"]["Gd"] = "4.5"
+
+
+def _minimum_above_maximum(tree: dict[str, Any]) -> None:
+    rule = tree["model"]["inputs"]["numeric"]["areas"]
+    rule["minimum"] = str(float(rule["maximum"]) + 1)
+
+
+def _test_size(value: str) -> Edit:
+    def edit(tree: dict[str, Any]) -> None:
+        tree["model"]["test_size"] = value
+
+    return edit
+
+
+def _duplicate_column(tree: dict[str, Any]) -> None:
+    tree["model"]["inputs"]["categorical"].append("GrLivArea")
+
+
+# (case id, edit to the packaged config, text the error must contain)
+BROKEN_CONFIGS: list[tuple[str, Edit, str]] = [
+    ("missing-key", _drop_pipeline_name, "pipeline_name"),
+    ("wrong-type", _random_state_as_text, "random_state"),
+    ("unknown-key", _add_unknown_key, "learning_rate"),
+    ("group-names-non-feature", _temporal_var_not_a_feature, "temporal_vars"),
+    ("ref-var-not-a-feature", _ref_var_not_a_feature, "ref_var"),
+    ("mapping-value-not-integer", _mapping_value_as_text, "Gd"),
+    ("mapping-value-fraction", _mapping_value_as_fraction, "Gd"),
+    ("minimum-above-maximum", _minimum_above_maximum, "areas"),
+    ("test-size-zero", _test_size("0.0"), "test_size"),
+    ("test-size-one", _test_size("1.0"), "test_size"),
+    ("test-size-above-one", _test_size("1.5"), "test_size"),
+    ("duplicate-column", _duplicate_column, "GrLivArea"),
+]
+
+
+def test_packaged_config_loads_with_its_groups_among_the_features() -> None:
+    # Given the packaged config.yml
+    # When it is loaded
+    config = load_config()
+
+    # Then it is a Config whose cross-referenced columns are all features
+    assert isinstance(config, Config)
+    assert set(config.model.temporal_vars) <= set(config.model.features)
+    assert config.model.ref_var in config.model.features
+    assert config.model.target not in config.model.features
+    assert 0 < config.model.test_size < 1
+
+
+def test_unchanged_copy_of_config_loads_equal_to_packaged_config(tmp_path: Path) -> None:
+    """Check that the rewrite used by the broken-config cases changes nothing by itself."""
+    # Given a copy of config.yml written the way the broken cases write theirs
+    path = _write_config(_packaged_config_tree(), tmp_path / "config.yml")
+
+    # When it is loaded
+    config = load_config(path)
+
+    # Then it equals the packaged config
+    assert config == load_config()
+
+
+@pytest.mark.parametrize(
+    ("edit", "key"),
+    [case[1:] for case in BROKEN_CONFIGS],
+    ids=[case[0] for case in BROKEN_CONFIGS],
+)
+def test_broken_config_fails_at_load_naming_the_key(tmp_path: Path, edit: Edit, key: str) -> None:
+    # Given a copy of config.yml with one mistake
+    tree = copy.deepcopy(_packaged_config_tree())
+    edit(tree)
+    path = _write_config(tree, tmp_path / "config.yml")
+
+    # When it is loaded
+    # Then loading fails with a ConfigError that names the key
+    with pytest.raises(ConfigError, match=key):
+        load_config(path)
+
+
+def test_config_is_immutable(config: Config) -> None:
+    # Given the loaded config
+    # When a value is reassigned
+    # Then pydantic refuses (frozen models)
+    with pytest.raises(ValueError, match="frozen"):
+        config.model.test_size = 0.5  # type: ignore[misc]
+
+
+def test_get_config_returns_the_same_cached_object() -> None:
+    # Given the cached default config
+    # When it is requested twice
+    first, second = get_config(), get_config()
+
+    # Then both calls return the very same object, equal to a fresh load
+    assert first is second
+    assert first == load_config()

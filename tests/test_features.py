@@ -1,0 +1,387 @@
+"""Our own transformers: scikit-learn's checks, a DataFrame contract, and exact behaviour."""
+
+from __future__ import annotations
+
+import inspect
+from pathlib import Path
+
+import joblib
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given
+from sklearn.base import BaseEstimator, clone
+from sklearn.exceptions import NotFittedError
+from sklearn.pipeline import Pipeline
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from regression_model.processing import features
+from regression_model.processing.features import Mapper, TemporalVariableTransformer
+from tests.strategies import integer_frames, label_frames
+
+QUALITY = {"Po": 1, "Fa": 2, "TA": 3, "Gd": 4, "Ex": 5}
+
+# Every public transformer in features.py, configured for HOUSES. A new transformer must be
+# added here (test_every_public_transformer_is_tested enforces it), which puts it through the
+# DataFrame contract below.
+ALL_TRANSFORMERS: tuple[BaseEstimator, ...] = (
+    TemporalVariableTransformer(
+        variables=("YearBuilt", "YearRemodAdd"), reference_variable="YrSold"
+    ),
+    Mapper(variables=("ExterQual", "KitchenQual"), mappings=QUALITY),
+)
+
+# Array input is wrapped into columns x0..xn, so scikit-learn's checks (which feed arrays)
+# need instances that name those columns.
+SKLEARN_CHECKED: tuple[BaseEstimator, ...] = (
+    TemporalVariableTransformer(variables=("x0",), reference_variable="x1"),
+    Mapper(variables=("x0",), mappings=QUALITY),
+)
+
+# A few houses, indexed from 10 so that a transformer that drops the index is caught.
+HOUSES = pd.DataFrame(
+    {
+        "YearBuilt": [1990.0, 2005.0, np.nan],
+        "YearRemodAdd": [2000.0, 2005.0, 1970.0],
+        "YrSold": [2008.0, 2010.0, 2007.0],
+        "ExterQual": ["Gd", "TA", None],
+        "KitchenQual": ["Ex", "Unheard", "Fa"],
+        "GrLivArea": [1500.0, 900.0, 2100.0],
+    },
+    index=pd.Index([10, 11, 12]),
+)
+
+
+def _ids(transformers: tuple[BaseEstimator, ...]) -> list[str]:
+    return [type(transformer).__name__ for transformer in transformers]
+
+
+def _public_classes() -> set[type]:
+    return {
+        obj
+        for name, obj in inspect.getmembers(features, inspect.isclass)
+        if obj.__module__ == features.__name__ and not name.startswith("_")
+    }
+
+
+def _expected_failed_checks(estimator: BaseEstimator) -> dict[str, str]:
+    # Our transformers work on named DataFrame columns; scikit-learn's checks feed arrays,
+    # which we wrap into x0..xn. Only one check then does not apply: it fits one column.
+    if isinstance(estimator, TemporalVariableTransformer):
+        return {
+            "check_fit2d_1feature": "needs a year column and a reference column; one column "
+            "cannot hold both, so fit rightly raises 'Columns not found'",
+        }
+    return {}
+
+
+@parametrize_with_checks(list(SKLEARN_CHECKED), expected_failed_checks=_expected_failed_checks)
+def test_transformer_passes_sklearn_estimator_checks(
+    estimator: BaseEstimator, check: object
+) -> None:
+    check(estimator)  # type: ignore[operator]
+
+
+def test_every_public_transformer_is_tested() -> None:
+    """Check that no public class in features.py escapes the checks and the contract."""
+    # Given the public classes defined in features.py
+    public = _public_classes()
+
+    # Then each is in ALL_TRANSFORMERS and in the scikit-learn checks
+    assert public == {type(transformer) for transformer in ALL_TRANSFORMERS}
+    assert public == {type(transformer) for transformer in SKLEARN_CHECKED}
+
+
+# DataFrame contract, for every transformer -------------------------------------------------
+
+
+@pytest.mark.parametrize("transformer", ALL_TRANSFORMERS, ids=_ids(ALL_TRANSFORMERS))
+def test_transformer_raises_not_fitted_before_fit(transformer: BaseEstimator) -> None:
+    # Given an unfitted transformer
+    unfitted = clone(transformer)
+
+    # When it is used before fit
+    # Then it raises NotFittedError
+    with pytest.raises(NotFittedError):
+        unfitted.transform(HOUSES)
+    with pytest.raises(NotFittedError):
+        unfitted.get_feature_names_out()
+
+
+@pytest.mark.parametrize("transformer", ALL_TRANSFORMERS, ids=_ids(ALL_TRANSFORMERS))
+def test_transformer_fit_returns_self_and_learns_only_underscored_attributes(
+    transformer: BaseEstimator,
+) -> None:
+    # Given an unfitted transformer
+    unfitted = clone(transformer)
+    before = set(vars(unfitted))
+
+    # When it is fitted
+    fitted = unfitted.fit(HOUSES)
+
+    # Then fit returned the same object and every attribute it added ends in "_"
+    assert fitted is unfitted
+    learned = set(vars(fitted)) - before
+    assert learned
+    assert all(name.endswith("_") for name in learned), sorted(learned)
+
+
+@pytest.mark.parametrize("transformer", ALL_TRANSFORMERS, ids=_ids(ALL_TRANSFORMERS))
+def test_transformer_leaves_its_input_unchanged_and_keeps_the_index(
+    transformer: BaseEstimator,
+) -> None:
+    # Given a frame and a copy of it
+    houses = HOUSES.copy()
+
+    # When the transformer fits and transforms it
+    transformed = clone(transformer).fit_transform(houses)
+
+    # Then the input is untouched and the output has its index and columns
+    pd.testing.assert_frame_equal(houses, HOUSES)
+    assert isinstance(transformed, pd.DataFrame)
+    pd.testing.assert_index_equal(transformed.index, HOUSES.index)
+    assert not transformed.equals(HOUSES)
+
+
+@pytest.mark.parametrize("transformer", ALL_TRANSFORMERS, ids=_ids(ALL_TRANSFORMERS))
+def test_transformer_feature_names_out_equal_output_columns(transformer: BaseEstimator) -> None:
+    # Given a fitted transformer
+    fitted = clone(transformer).fit(HOUSES)
+
+    # When it transforms the frame
+    transformed = fitted.transform(HOUSES)
+
+    # Then get_feature_names_out names the output columns, in order
+    assert list(fitted.get_feature_names_out()) == list(transformed.columns)
+
+
+@pytest.mark.parametrize("transformer", ALL_TRANSFORMERS, ids=_ids(ALL_TRANSFORMERS))
+def test_transformer_works_in_a_pandas_output_pipeline(transformer: BaseEstimator) -> None:
+    # Given the transformer alone and inside a pipeline that outputs pandas
+    pipeline = Pipeline([("step", clone(transformer))]).set_output(transform="pandas")
+
+    # When both fit and transform the frame
+    from_pipeline = pipeline.fit_transform(HOUSES)
+    alone = clone(transformer).fit_transform(HOUSES)
+
+    # Then the pipeline's frame is the transformer's own
+    pd.testing.assert_frame_equal(from_pipeline, alone)
+
+
+@pytest.mark.parametrize("transformer", ALL_TRANSFORMERS, ids=_ids(ALL_TRANSFORMERS))
+def test_transformer_survives_a_joblib_round_trip(
+    transformer: BaseEstimator, tmp_path: Path
+) -> None:
+    # Given a fitted transformer saved with joblib
+    fitted = clone(transformer).fit(HOUSES)
+    joblib.dump(fitted, tmp_path / "transformer.pkl")
+
+    # When it is loaded back
+    loaded = joblib.load(tmp_path / "transformer.pkl")
+
+    # Then it transforms exactly as the original does
+    pd.testing.assert_frame_equal(loaded.transform(HOUSES), fitted.transform(HOUSES))
+
+
+@pytest.mark.parametrize("transformer", ALL_TRANSFORMERS, ids=_ids(ALL_TRANSFORMERS))
+def test_transformer_set_params_on_clone_behaves_like_construction(
+    transformer: BaseEstimator,
+) -> None:
+    """Check that set_params on a default clone equals constructing with the same params."""
+    # Given the params of a configured transformer
+    params = transformer.get_params()
+
+    # When a default instance is cloned and given them, and another is constructed with them
+    configured = clone(type(transformer)()).set_params(**params)
+    constructed = type(transformer)(**params)
+
+    # Then both hold the same params and transform identically
+    assert configured.get_params() == constructed.get_params() == params
+    pd.testing.assert_frame_equal(
+        configured.fit_transform(HOUSES), constructed.fit_transform(HOUSES)
+    )
+
+
+# TemporalVariableTransformer ---------------------------------------------------------------
+
+
+def test_temporal_transformer_replaces_years_with_years_before_reference() -> None:
+    # Given years built and remodelled, and a sale year
+    houses = pd.DataFrame(
+        {
+            "YearBuilt": [1990, 2005],
+            "YearRemodAdd": [2000, 2008],
+            "YrSold": [2008, 2010],
+            "Street": ["Pave", "Grvl"],
+        }
+    )
+    transformer = TemporalVariableTransformer(
+        variables=("YearBuilt", "YearRemodAdd"), reference_variable="YrSold"
+    )
+
+    # When transformed
+    transformed = transformer.fit_transform(houses)
+
+    # Then each year became the years until the sale; other columns are as they were
+    expected = pd.DataFrame(
+        {
+            "YearBuilt": [18, 5],
+            "YearRemodAdd": [8, 2],
+            "YrSold": [2008, 2010],
+            "Street": ["Pave", "Grvl"],
+        }
+    )
+    pd.testing.assert_frame_equal(transformed, expected)
+    assert transformer.variables_ == ["YearBuilt", "YearRemodAdd"]
+
+
+def test_temporal_transformer_defaults_to_remodel_year_and_sale_year() -> None:
+    # Given the columns the defaults name
+    houses = pd.DataFrame({"YearRemodAdd": [2000, 1990], "YrSold": [2008, 2010]})
+
+    # When transformed by a default transformer
+    transformed = TemporalVariableTransformer().fit_transform(houses)
+
+    # Then the remodel year became years before the sale
+    expected = pd.DataFrame({"YearRemodAdd": [8, 20], "YrSold": [2008, 2010]})
+    pd.testing.assert_frame_equal(transformed, expected)
+
+
+def test_temporal_transformer_keeps_missing_years_missing() -> None:
+    # Given a missing year in one row and a missing sale year in another
+    houses = pd.DataFrame(
+        {"GarageYrBlt": [np.nan, 1999.0, 2001.0], "YrSold": [2008.0, np.nan, 2006.0]}
+    )
+    transformer = TemporalVariableTransformer(
+        variables=("GarageYrBlt",), reference_variable="YrSold"
+    )
+
+    # When transformed
+    transformed = transformer.fit_transform(houses)
+
+    # Then a missing input gives a missing output, never a guess
+    expected = pd.DataFrame(
+        {"GarageYrBlt": [np.nan, np.nan, 5.0], "YrSold": [2008.0, np.nan, 2006.0]}
+    )
+    pd.testing.assert_frame_equal(transformed, expected)
+
+
+def test_temporal_transformer_fit_names_every_missing_column() -> None:
+    # Given a frame without one year column and without the reference column
+    houses = pd.DataFrame({"YearBuilt": [1990]})
+    transformer = TemporalVariableTransformer(
+        variables=("YearBuilt", "GarageYrBlt"), reference_variable="YrSold"
+    )
+
+    # When fitted
+    # Then fit raises, naming both missing columns
+    with pytest.raises(ValueError, match=r"Columns not found in X: \['GarageYrBlt', 'YrSold'\]"):
+        transformer.fit(houses)
+
+
+@given(frame=integer_frames(columns=("YearBuilt", "YrSold")))
+def test_temporal_transformer_output_is_reference_minus_year(frame: pd.DataFrame) -> None:
+    # Given any frame of integer years
+    transformer = TemporalVariableTransformer(variables=("YearBuilt",), reference_variable="YrSold")
+
+    # When transformed
+    transformed = transformer.fit_transform(frame)
+
+    # Then the year column holds ref - year, and the reference is unchanged
+    expected = frame.assign(YearBuilt=frame["YrSold"] - frame["YearBuilt"])
+    pd.testing.assert_frame_equal(transformed, expected)
+
+
+# Mapper -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dtype", ["object", "str"], ids=["object-labels", "string-labels"])
+def test_mapper_maps_labels_to_their_numbers(dtype: str) -> None:
+    # Given quality labels, as object or as pandas' string dtype (pandas 3's default for text)
+    houses = pd.DataFrame(
+        {
+            "ExterQual": pd.Series(["Gd", "TA", "Ex"], dtype=dtype),
+            "KitchenQual": pd.Series(["Po", "Fa", "Gd"], dtype=dtype),
+            "Street": ["Pave", "Grvl", "Pave"],
+        }
+    )
+    mapper = Mapper(variables=("ExterQual", "KitchenQual"), mappings=QUALITY)
+
+    # When transformed
+    transformed = mapper.fit_transform(houses)
+
+    # Then mapped columns hold the numbers as floats; other columns are as they were
+    expected = pd.DataFrame(
+        {
+            "ExterQual": [4.0, 3.0, 5.0],
+            "KitchenQual": [1.0, 2.0, 4.0],
+            "Street": ["Pave", "Grvl", "Pave"],
+        }
+    )
+    pd.testing.assert_frame_equal(transformed, expected)
+    assert mapper.mappings_ == {label: float(value) for label, value in QUALITY.items()}
+
+
+@pytest.mark.parametrize("dtype", ["object", "str"], ids=["object-labels", "string-labels"])
+def test_mapper_turns_unseen_and_missing_labels_into_nan(dtype: str) -> None:
+    """Check the documented choice: an unmapped or missing label becomes NaN, never an error."""
+    # Given a label outside the mapping and a missing value
+    houses = pd.DataFrame({"ExterQual": pd.Series(["Gd", "Unheard", None], dtype=dtype)})
+    mapper = Mapper(variables=("ExterQual",), mappings=QUALITY)
+
+    # When transformed
+    transformed = mapper.fit_transform(houses)
+
+    # Then both became NaN, for a later step to impute
+    expected = pd.DataFrame({"ExterQual": [4.0, np.nan, np.nan]})
+    pd.testing.assert_frame_equal(transformed, expected)
+
+
+def test_mapper_fit_names_every_missing_column() -> None:
+    # Given a frame without the columns to map
+    houses = pd.DataFrame({"ExterQual": ["Gd"]})
+    mapper = Mapper(variables=("ExterQual", "BsmtQual", "PoolQC"), mappings=QUALITY)
+
+    # When fitted
+    # Then fit raises, naming the missing columns
+    with pytest.raises(ValueError, match=r"Columns not found in X: \['BsmtQual', 'PoolQC'\]"):
+        mapper.fit(houses)
+
+
+@pytest.mark.parametrize("mappings", [None, {}], ids=["none", "empty"])
+def test_mapper_fit_rejects_an_empty_mapping(mappings: dict[str, float] | None) -> None:
+    # Given a mapper with nothing to map to
+    mapper = Mapper(variables=("ExterQual",), mappings=mappings)
+
+    # When fitted
+    # Then fit raises (construction did not: __init__ only stores)
+    with pytest.raises(ValueError, match="mappings must map at least one label"):
+        mapper.fit(pd.DataFrame({"ExterQual": ["Gd"]}))
+
+
+def test_mapper_transform_rejects_columns_other_than_those_seen_in_fit() -> None:
+    # Given a mapper fitted on two columns
+    mapper = Mapper(variables=("ExterQual",), mappings=QUALITY).fit(
+        pd.DataFrame({"ExterQual": ["Gd"], "KitchenQual": ["TA"]})
+    )
+
+    # When it transforms a frame whose columns are in another order
+    # Then it raises rather than map the wrong column
+    with pytest.raises(ValueError, match="feature names should match"):
+        mapper.transform(pd.DataFrame({"KitchenQual": ["TA"], "ExterQual": ["Gd"]}))
+
+
+@given(frame=label_frames(columns=("ExterQual",), labels=tuple(QUALITY)))
+def test_mapper_outputs_only_mapping_values_or_nan(frame: pd.DataFrame) -> None:
+    # Given any mix of known labels, other text and missing values
+    mapper = Mapper(variables=("ExterQual",), mappings=QUALITY)
+
+    # When transformed
+    mapped = mapper.fit_transform(frame)["ExterQual"]
+
+    # Then a known label gets its number and everything else is NaN
+    expected = [
+        float(QUALITY[label]) if label in QUALITY else np.nan for label in frame["ExterQual"]
+    ]
+    np.testing.assert_array_equal(mapped.to_numpy(), np.array(expected, dtype="float64"))
+    assert set(mapped.dropna()) <= {float(value) for value in QUALITY.values()}
