@@ -51,17 +51,6 @@ def fitted_pipeline(config: Config, train_records: pd.DataFrame) -> Pipeline:
     """A pipeline fitted on 600 training rows, so tests never need a shipped model."""
     sample = train_records.sample(n=600, random_state=config.model.random_state)
     validated = validate_records(records=sample, schema=config.model.inputs)
-    return build_pipeline(config.model).fit(validated.frame, sample[config.model.target])
-
-
-@pytest.fixture(scope="session")
-def sample_fitted_pipeline(config: Config, train_records: pd.DataFrame) -> Pipeline:
-    """A pipeline fitted on 600 training rows, the target aligned with the validated frame.
-
-    validate_records returns a 0..n-1 index, so the target must be re-indexed the same way:
-    feature-engine's ordered encoder refuses an X and y whose indexes differ.
-    """
-    sample = train_records.sample(n=600, random_state=config.model.random_state)
-    validated = validate_records(records=sample, schema=config.model.inputs)
+    # validate_records indexes rows 0..n-1; the target must follow, or encoders refuse it.
     target = sample[config.model.target].reset_index(drop=True)
     return build_pipeline(config.model).fit(validated.frame, target)

@@ -61,10 +61,10 @@ def model_dir(tmp_path: Path) -> Path:
 
 
 @pytest.fixture()
-def saved_model(sample_fitted_pipeline: Pipeline, training_csv: Path, model_dir: Path) -> Path:
+def saved_model(fitted_pipeline: Pipeline, training_csv: Path, model_dir: Path) -> Path:
     """The fitted test pipeline, saved with its metadata into an empty model directory."""
     return save_pipeline(
-        pipeline=sample_fitted_pipeline,
+        pipeline=fitted_pipeline,
         pipeline_name=PIPELINE_NAME,
         training_data=training_csv,
         metrics=METRICS,
@@ -96,17 +96,17 @@ def test_load_dataset_reads_empty_cells_and_na_as_missing(tmp_path: Path) -> Non
 
 
 def test_saved_pipeline_loads_back_with_identical_predictions(
-    saved_model: Path, model_dir: Path, sample_fitted_pipeline: Pipeline, valid_houses: pd.DataFrame
+    saved_model: Path, model_dir: Path, fitted_pipeline: Pipeline, valid_houses: pd.DataFrame
 ) -> None:
     # Given a pipeline saved to disk
     # When it is loaded back
     loaded = load_pipeline(pipeline_name=PIPELINE_NAME, model_dir=model_dir)
 
     # Then it is a new Pipeline that predicts exactly as the saved one
-    assert loaded is not sample_fitted_pipeline
+    assert loaded is not fitted_pipeline
     assert saved_model == model_dir / artifact_name(pipeline_name=PIPELINE_NAME)
     np.testing.assert_array_equal(
-        loaded.predict(valid_houses), sample_fitted_pipeline.predict(valid_houses)
+        loaded.predict(valid_houses), fitted_pipeline.predict(valid_houses)
     )
 
 
@@ -134,7 +134,7 @@ def test_metadata_records_versions_hashes_and_metrics(
 
 
 def test_saving_removes_older_pipelines_and_their_metadata_only(
-    sample_fitted_pipeline: Pipeline, training_csv: Path, model_dir: Path
+    fitted_pipeline: Pipeline, training_csv: Path, model_dir: Path
 ) -> None:
     # Given pipelines of older versions with their metadata, and another pipeline's files
     model_dir.mkdir()
@@ -146,7 +146,7 @@ def test_saving_removes_older_pipelines_and_their_metadata_only(
 
     # When this version's pipeline is saved
     saved = save_pipeline(
-        pipeline=sample_fitted_pipeline,
+        pipeline=fitted_pipeline,
         pipeline_name=PIPELINE_NAME,
         training_data=training_csv,
         metrics=METRICS,

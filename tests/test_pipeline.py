@@ -50,26 +50,26 @@ def test_build_pipeline_returns_a_new_unfitted_pipeline_each_call(config: Config
 
 
 def test_fitting_one_built_pipeline_leaves_another_unfitted(
-    config: Config, sample_fitted_pipeline: Pipeline
+    config: Config, fitted_pipeline: Pipeline
 ) -> None:
     # Given a pipeline that has been fitted (the session's sample pipeline)
     # When another is built
     fresh = build_pipeline(config.model)
 
     # Then the new one is unfitted
-    check_is_fitted(sample_fitted_pipeline)
+    check_is_fitted(fitted_pipeline)
     with pytest.raises(NotFittedError):
         check_is_fitted(fresh)
 
 
 def test_pipeline_predicts_a_plausible_price_for_every_valid_test_row(
-    sample_fitted_pipeline: Pipeline, valid_test_houses: pd.DataFrame, test_records: pd.DataFrame
+    fitted_pipeline: Pipeline, valid_test_houses: pd.DataFrame, test_records: pd.DataFrame
 ) -> None:
     # Given every row of test.csv that validation accepts (nearly all of them)
     assert len(valid_test_houses) >= 0.99 * len(test_records)
 
     # When the fitted pipeline predicts them
-    predictions = sample_fitted_pipeline.predict(valid_test_houses)
+    predictions = fitted_pipeline.predict(valid_test_houses)
 
     # Then every row gets a finite, positive price in dollars
     assert len(predictions) == len(valid_test_houses)
@@ -77,7 +77,7 @@ def test_pipeline_predicts_a_plausible_price_for_every_valid_test_row(
 
 
 def test_pipeline_predicts_rows_missing_values_never_missing_in_training(
-    sample_fitted_pipeline: Pipeline,
+    fitted_pipeline: Pipeline,
     valid_test_houses: pd.DataFrame,
     train_records: pd.DataFrame,
     config: Config,
@@ -92,14 +92,14 @@ def test_pipeline_predicts_rows_missing_values_never_missing_in_training(
     rows_with_gaps = valid_test_houses[gaps.any(axis=1)]
 
     # When the fitted pipeline predicts them
-    predictions = sample_fitted_pipeline.predict(rows_with_gaps)
+    predictions = fitted_pipeline.predict(rows_with_gaps)
 
     # Then each gets a plausible price
     _assert_prices(predictions)
 
 
 def test_pipeline_predicts_unseen_dwelling_class_150(
-    sample_fitted_pipeline: Pipeline, valid_test_houses: pd.DataFrame, train_records: pd.DataFrame
+    fitted_pipeline: Pipeline, valid_test_houses: pd.DataFrame, train_records: pd.DataFrame
 ) -> None:
     # Given the test row whose MSSubClass, 150, never occurs in train.csv
     assert 150 not in set(train_records["MSSubClass"])
@@ -108,11 +108,11 @@ def test_pipeline_predicts_unseen_dwelling_class_150(
 
     # When the fitted pipeline predicts it
     # Then it gets a plausible price
-    _assert_prices(sample_fitted_pipeline.predict(row))
+    _assert_prices(fitted_pipeline.predict(row))
 
 
 def test_pipeline_predicts_rows_whose_every_label_is_unseen(
-    sample_fitted_pipeline: Pipeline, valid_test_houses: pd.DataFrame, config: Config
+    fitted_pipeline: Pipeline, valid_test_houses: pd.DataFrame, config: Config
 ) -> None:
     # Given valid rows whose every text column holds a label never seen in training
     houses = valid_test_houses.head(5).copy()
@@ -120,14 +120,14 @@ def test_pipeline_predicts_rows_whose_every_label_is_unseen(
         houses[name] = "NeverSeenLabel"
 
     # When the fitted pipeline predicts them
-    predictions = sample_fitted_pipeline.predict(houses)
+    predictions = fitted_pipeline.predict(houses)
 
     # Then it neither fails nor returns NaN: unseen labels are treated as rare
     _assert_prices(predictions)
 
 
 def test_pipeline_predicts_rows_with_only_required_values(
-    sample_fitted_pipeline: Pipeline, test_records: pd.DataFrame, config: Config
+    fitted_pipeline: Pipeline, test_records: pd.DataFrame, config: Config
 ) -> None:
     """Check that every optional column may be empty: the pipeline imputes each of them."""
     # Given records that hold the required columns and nothing else
@@ -138,23 +138,23 @@ def test_pipeline_predicts_rows_with_only_required_values(
     assert validated.is_valid.all(), validated.errors[:3]
 
     # When the fitted pipeline predicts them
-    predictions = sample_fitted_pipeline.predict(validated.frame)
+    predictions = fitted_pipeline.predict(validated.frame)
 
     # Then each gets a plausible price
     _assert_prices(predictions)
 
 
 def test_pipeline_models_log_price_and_returns_dollars(
-    sample_fitted_pipeline: Pipeline, valid_test_houses: pd.DataFrame, train_records: pd.DataFrame
+    fitted_pipeline: Pipeline, valid_test_houses: pd.DataFrame, train_records: pd.DataFrame
 ) -> None:
     """Check that the regressor learns log(price) and the pipeline exponentiates it."""
     # Given the fitted pipeline's final estimator and the features it receives
-    final = sample_fitted_pipeline[-1]
-    features = sample_fitted_pipeline[:-1].transform(valid_test_houses)
+    final = fitted_pipeline[-1]
+    features = fitted_pipeline[:-1].transform(valid_test_houses)
 
     # When the inner regressor predicts and the whole pipeline predicts
     log_prices = final.regressor_.predict(features)
-    prices = sample_fitted_pipeline.predict(valid_test_houses)
+    prices = fitted_pipeline.predict(valid_test_houses)
 
     # Then the inner output is a log price, the outer one its exponential, in dollars
     assert 9 < np.median(log_prices) < 14
