@@ -35,6 +35,8 @@ setup(
     },
     include_package_data=False,
     install_requires=read_requirements(ROOT / "requirements" / "requirements.txt"),
+    extras_require={"dask": read_requirements(ROOT / "requirements" / "dask_requirements.txt")},
+    entry_points={"console_scripts": ["regression-model=regression_model.cli:main"]},
     classifiers=[
         "Programming Language :: Python :: 3",
         "Operating System :: OS Independent",

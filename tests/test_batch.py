@@ -1,0 +1,179 @@
+"""Batch scoring: score_frame on pandas chunks and predict_dask on a Dask cluster."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+import pytest
+
+from regression_model.batch import (
+    ERROR_COLUMN,
+    PREDICTION_COLUMN,
+    predict_dask,
+    score_frame,
+)
+from regression_model.predict import PredictionResult, make_prediction
+
+# Rows and partitions of the dataset the cluster scores: enough rows that partitions
+# interleave across both workers, few enough to stay well under a minute on two cores.
+CLUSTER_ROWS = 200_000
+CLUSTER_PARTITIONS = 8
+
+
+def _prices(result: PredictionResult) -> npt.NDArray[np.float64]:
+    return np.array(result.predictions, dtype=np.float64)
+
+
+def _joined_errors(result: PredictionResult, n_rows: int) -> list[str | None]:
+    """The error cell make_prediction's errors should give each row."""
+    messages: list[list[str]] = [[] for _ in range(n_rows)]
+    for error in result.errors:
+        messages[error.row].append(error.message)
+    return ["; ".join(row) if row else None for row in messages]
+
+
+def test_score_frame_keeps_every_input_column_index_and_row_and_adds_outputs(
+    raw_records: pd.DataFrame,
+) -> None:
+    # Given records under a shuffled, non-default index, one row with two bad values
+    records = raw_records.set_index(pd.Index(np.arange(len(raw_records))[::-1] * 10))
+    records.loc[records.index[3], ["GrLivArea", "OverallQual"]] = [-5, 0]
+
+    # When the frame is scored
+    scored = score_frame(input_data=records)
+
+    # Then the input comes back unchanged, then the two new columns
+    assert list(scored.columns) == [*records.columns, PREDICTION_COLUMN, ERROR_COLUMN]
+    pd.testing.assert_frame_equal(scored[records.columns], records)
+    # ... and each row's price and error are make_prediction's for that row
+    expected = make_prediction(input_data=records)
+    np.testing.assert_allclose(scored[PREDICTION_COLUMN].to_numpy(), _prices(expected), rtol=1e-9)
+    assert scored[ERROR_COLUMN].tolist() == _joined_errors(expected, len(records))
+    assert scored[ERROR_COLUMN].iloc[3].count("; ") == 1
+    assert scored[PREDICTION_COLUMN].dtype == np.float64
+    assert scored[ERROR_COLUMN].dtype == object
+
+
+def test_score_frame_does_not_change_its_input(raw_records: pd.DataFrame) -> None:
+    # Given a frame and a copy of it
+    before = raw_records.copy()
+
+    # When it is scored
+    score_frame(input_data=raw_records)
+
+    # Then the caller's frame is as it was
+    pd.testing.assert_frame_equal(raw_records, before)
+
+
+@pytest.mark.parametrize("column", [PREDICTION_COLUMN, ERROR_COLUMN])
+def test_score_frame_refuses_input_that_has_an_output_column(
+    raw_records: pd.DataFrame, column: str
+) -> None:
+    # Given input that already has a column scoring would add
+    records = raw_records.assign(**{column: 1.0})
+
+    # When it is scored, then scoring refuses rather than overwrite the column
+    with pytest.raises(ValueError, match=f"already has the column.*'{column}'"):
+        score_frame(input_data=records)
+
+
+def test_score_frame_of_no_rows_has_the_output_columns(raw_records: pd.DataFrame) -> None:
+    # Given a frame with the columns but no rows
+    empty = raw_records.head(0)
+
+    # When it is scored
+    scored = score_frame(input_data=empty)
+
+    # Then it is empty, with the output columns and dtypes
+    assert len(scored) == 0
+    assert list(scored.columns) == [*empty.columns, PREDICTION_COLUMN, ERROR_COLUMN]
+    assert scored[PREDICTION_COLUMN].dtype == np.float64
+
+
+def test_predict_dask_without_dask_says_how_to_install_it(
+    raw_records: pd.DataFrame, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a Python where Dask cannot be imported
+    monkeypatch.setitem(sys.modules, "dask.dataframe.utils", None)
+
+    # When predict_dask is called, then the error names the extra to install
+    with pytest.raises(ImportError, match=r"tid-regression-model\[dask\]"):
+        predict_dask(input_data=raw_records)  # type: ignore[arg-type]
+
+
+def test_predict_dask_meta_matches_the_computed_frame(raw_records: pd.DataFrame) -> None:
+    """Check that the lazy frame's declared columns and dtypes are those it computes."""
+    dd = pytest.importorskip("dask.dataframe")
+
+    # Given a small Dask DataFrame in three partitions
+    ddf = dd.from_pandas(raw_records, npartitions=3)
+
+    # When it is scored lazily, then computed on the local scheduler
+    scored = predict_dask(input_data=ddf)
+    computed = scored.compute(scheduler="synchronous")  # type: ignore[no-untyped-call]
+
+    # Then the declared dtypes are the computed ones, and the rows match make_prediction
+    pd.testing.assert_series_equal(scored.dtypes, computed.dtypes)
+    assert scored.npartitions == 3
+    expected = make_prediction(input_data=raw_records)
+    np.testing.assert_allclose(computed[PREDICTION_COLUMN].to_numpy(), _prices(expected))
+
+
+def _cluster_dataset(test_records: pd.DataFrame, directory: Path) -> pd.DataFrame:
+    """Write test.csv, repeated to ``CLUSTER_ROWS`` rows with bad rows mixed in, as Parquet.
+
+    Every row gets its own Id and LotArea, so that any row scored out of place changes a
+    price. Returns the whole dataset, as the partitions hold it.
+    """
+    n_copies = -(-CLUSTER_ROWS // len(test_records))
+    data = pd.concat([test_records] * n_copies, ignore_index=True)
+    positions = np.arange(len(data))
+    data["Id"] = positions
+    data["LotArea"] = data["LotArea"] + positions % 1000
+    data.loc[positions % 997 == 5, "GrLivArea"] = -5
+    data.loc[positions % 1499 == 7, "OverallQual"] = 0
+    data.loc[positions % 1999 == 11, "Neighborhood"] = None
+    directory.mkdir()
+    for part, rows in enumerate(np.array_split(positions, CLUSTER_PARTITIONS)):
+        data.iloc[rows].to_parquet(directory / f"part-{part:03d}.parquet", index=False)
+    return data
+
+
+def test_predict_dask_on_a_two_worker_cluster_matches_make_prediction_row_for_row(
+    test_records: pd.DataFrame, tmp_path: Path
+) -> None:
+    dd = pytest.importorskip("dask.dataframe")
+    distributed = pytest.importorskip("distributed")
+    from regression_model.predict import _trained_pipeline
+
+    # Given a Parquet dataset of 200,000+ rows in 8 partitions, some rows bad
+    data = _cluster_dataset(test_records, tmp_path / "houses")
+    assert len(data) >= CLUSTER_ROWS
+
+    # When a two-process cluster scores it
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        ddf = dd.read_parquet(tmp_path / "houses")
+        future = client.compute(predict_dask(input_data=ddf))
+        # Score the reference in memory while the workers run: the three share two cores.
+        expected = make_prediction(input_data=data)
+        scored = future.result()
+        pipeline_loads: dict[str, Any] = client.run(_trained_pipeline.cache_info)
+
+    # Then every row is there, in order, with make_prediction's price and errors
+    assert len(scored) == len(data)
+    np.testing.assert_array_equal(scored["Id"].to_numpy(), data["Id"].to_numpy())
+    np.testing.assert_allclose(scored[PREDICTION_COLUMN].to_numpy(), _prices(expected), rtol=1e-9)
+    assert scored[ERROR_COLUMN].tolist() == _joined_errors(expected, len(data))
+    assert scored[ERROR_COLUMN].notna().sum() > 300
+    # ... and both workers scored, each loading the model once
+    assert [info.misses for info in pipeline_loads.values()] == [1, 1]
