@@ -3,107 +3,132 @@
 from __future__ import annotations
 
 import numpy as np
-from feature_engine.encoding import OrdinalEncoder, RareLabelEncoder
-from feature_engine.imputation import AddMissingIndicator, CategoricalImputer, MeanMedianImputer
+from feature_engine.creation import MathFeatures
+from feature_engine.encoding import RareLabelEncoder
+from feature_engine.imputation import CategoricalImputer, MeanMedianImputer
 from feature_engine.transformation import LogCpTransformer
+from feature_engine.wrappers import SklearnTransformerWrapper
+from sklearn.base import RegressorMixin
 from sklearn.compose import TransformedTargetRegressor
-from sklearn.linear_model import Lasso
+from sklearn.ensemble import (
+    GradientBoostingRegressor,
+    HistGradientBoostingRegressor,
+    VotingRegressor,
+)
+from sklearn.linear_model import ElasticNet, Lasso
 from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import MinMaxScaler
+from sklearn.preprocessing import OneHotEncoder, RobustScaler
 
-from regression_model.config.core import ModelSettings
-from regression_model.processing.features import Mapper, TemporalVariableTransformer
+from regression_model.config.core import ModelSettings, SingleEstimator
+from regression_model.processing.features import (
+    Mapper,
+    PresenceFlags,
+    TemporalVariableTransformer,
+    WeightedSums,
+)
+
+
+def build_estimator(settings: ModelSettings, name: SingleEstimator) -> RegressorMixin:
+    """A new, unfitted estimator of the kind ``name`` with its configured settings."""
+    seed = settings.random_state
+    if name == "lasso":
+        return Lasso(**settings.lasso.model_dump(), random_state=seed)
+    if name == "elastic_net":
+        return ElasticNet(**settings.elastic_net.model_dump(), random_state=seed)
+    if name == "gradient_boosting":
+        return GradientBoostingRegressor(
+            **settings.gradient_boosting.model_dump(), random_state=seed
+        )
+    return HistGradientBoostingRegressor(
+        **settings.hist_gradient_boosting.model_dump(), random_state=seed
+    )
+
+
+def build_regressor(settings: ModelSettings) -> RegressorMixin:
+    """The configured estimator, or the average of the blended ones."""
+    if settings.estimator == "blend":
+        return VotingRegressor([(name, build_estimator(settings, name)) for name in settings.blend])
+    return build_estimator(settings, settings.estimator)
 
 
 def build_pipeline(settings: ModelSettings) -> Pipeline:
     """Return a new, unfitted pipeline on every call.
 
-    The regressor is trained on log(price) and its predictions are exponentiated, so the
-    pipeline takes validated records and returns prices in dollars.
+    The pipeline takes validated records (see ``processing.validation``) and returns sale
+    prices in dollars: the regressor learns log(price) and its predictions are
+    exponentiated, so callers never see the log scale.
     """
-    mapped_vars: list[str | int] = [
-        *settings.qual_vars,
-        *settings.exposure_vars,
-        *settings.finish_vars,
+    steps = [
+        (
+            "impute_none_labels",
+            CategoricalImputer(
+                imputation_method="missing",
+                variables=list(settings.categorical_vars_with_na_missing),
+            ),
+        ),
+        (
+            "impute_frequent_labels",
+            CategoricalImputer(
+                imputation_method="frequent",
+                variables=list(settings.categorical_vars_with_na_frequent),
+            ),
+        ),
+        (
+            "impute_median_numbers",
+            MeanMedianImputer(
+                imputation_method="median", variables=list(settings.numerical_vars_with_na)
+            ),
+        ),
+        (
+            "years_before_sale",
+            TemporalVariableTransformer(
+                variables=settings.temporal_vars, reference_variable=settings.ref_var
+            ),
+        ),
+        *[
+            (f"score_{name}", Mapper(variables=group.variables, mappings=group.mapping))
+            for name, group in settings.ordinal_mappings.items()
+        ],
+        (
+            "impute_unmapped_scores",
+            MeanMedianImputer(imputation_method="median", variables=list(settings.ordinal_vars)),
+        ),
+        ("add_sums", WeightedSums(sums=settings.weighted_sums)),
+        *[
+            (
+                f"add_{name}",
+                MathFeatures(variables=list(factors), func="prod", new_variables_names=[name]),
+            )
+            for name, factors in settings.products.items()
+        ],
+        ("add_presence_flags", PresenceFlags(flags=settings.presence_flags)),
+        ("log_areas", LogCpTransformer(variables=list(settings.log_vars), C=1)),
+        (
+            "group_rare_labels",
+            RareLabelEncoder(
+                tol=settings.rare_label_tolerance,
+                n_categories=1,
+                variables=list(settings.categorical_vars),
+                # feature-engine's imputers hand text columns on as pandas 3's "str" dtype,
+                # which its object-dtype check warns about; validation made them labels.
+                ignore_format=True,
+            ),
+        ),
+        (
+            "one_hot_labels",
+            # scikit-learn's encoder, wrapped to keep DataFrames: feature-engine's warns on
+            # every call under pandas 3 (it drops columns in place).
+            SklearnTransformerWrapper(
+                OneHotEncoder(handle_unknown="ignore", sparse_output=False),
+                variables=list(settings.categorical_vars),
+            ),
+        ),
+        ("scale", RobustScaler()),
+        (
+            "regress_log_price",
+            TransformedTargetRegressor(
+                regressor=build_regressor(settings), func=np.log, inverse_func=np.exp
+            ),
+        ),
     ]
-    return Pipeline(
-        [
-            (
-                "impute_none_labels",
-                CategoricalImputer(
-                    imputation_method="missing",
-                    variables=list(settings.categorical_vars_with_na_missing),
-                ),
-            ),
-            (
-                "impute_frequent_labels",
-                CategoricalImputer(
-                    imputation_method="frequent",
-                    variables=list(settings.categorical_vars_with_na_frequent),
-                ),
-            ),
-            (
-                "flag_missing_numbers",
-                AddMissingIndicator(variables=list(settings.numerical_vars_with_na)),
-            ),
-            (
-                "impute_median_numbers",
-                MeanMedianImputer(
-                    imputation_method="median", variables=list(settings.numerical_vars_with_na)
-                ),
-            ),
-            (
-                "years_before_sale",
-                TemporalVariableTransformer(
-                    variables=settings.temporal_vars, reference_variable=settings.ref_var
-                ),
-            ),
-            ("log_areas", LogCpTransformer(variables=list(settings.numericals_log_vars), C=1)),
-            (
-                "map_quality",
-                Mapper(variables=settings.qual_vars, mappings=settings.qual_mappings),
-            ),
-            (
-                "map_exposure",
-                Mapper(variables=settings.exposure_vars, mappings=settings.exposure_mappings),
-            ),
-            (
-                "map_finish",
-                Mapper(variables=settings.finish_vars, mappings=settings.finish_mappings),
-            ),
-            (
-                "impute_unmapped_labels",
-                MeanMedianImputer(imputation_method="median", variables=mapped_vars),
-            ),
-            (
-                "group_rare_labels",
-                RareLabelEncoder(
-                    tol=settings.rare_label_tolerance,
-                    n_categories=1,
-                    variables=list(settings.categorical_vars),
-                    # The imputers' infer_objects() turns text columns into pandas 3's "str"
-                    # dtype, and feature-engine 1.9's object-dtype check warns on that
-                    # (Pandas4Warning). These columns are labels by validation, so skip it.
-                    ignore_format=True,
-                ),
-            ),
-            (
-                "encode_labels",
-                OrdinalEncoder(
-                    encoding_method="ordered",
-                    variables=list(settings.categorical_vars),
-                    unseen="encode",
-                    ignore_format=True,  # as for group_rare_labels
-                ),
-            ),
-            ("scale", MinMaxScaler()),
-            (
-                "regress_log_price",
-                TransformedTargetRegressor(
-                    regressor=Lasso(alpha=settings.alpha, random_state=settings.random_state),
-                    func=np.log,
-                    inverse_func=np.exp,
-                ),
-            ),
-        ]
-    )
+    return Pipeline(steps)

@@ -1,4 +1,4 @@
-"""Train the pipeline, measure it on held-out rows and save it.
+"""Train the pipeline, measure it honestly, save it with its metadata and model card.
 
 Run as ``python -m regression_model.train_pipeline`` (``tox -e train`` does).
 """
@@ -6,6 +6,8 @@ Run as ``python -m regression_model.train_pipeline`` (``tox -e train`` does).
 from __future__ import annotations
 
 import logging
+import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -16,14 +18,43 @@ from sklearn.metrics import mean_squared_error, r2_score
 from sklearn.model_selection import KFold, train_test_split
 from sklearn.pipeline import Pipeline
 
-from regression_model.config.core import DATASET_DIR, TRAINED_MODEL_DIR, Config, get_config
+from regression_model.config.core import (
+    DATASET_DIR,
+    TRAINED_MODEL_DIR,
+    Config,
+    ModelSettings,
+    get_config,
+)
 from regression_model.pipeline import build_pipeline
-from regression_model.processing.data_manager import load_dataset, save_pipeline
+from regression_model.processing.data_manager import load_dataset, load_metadata, save_pipeline
 from regression_model.processing.validation import validate_records
+from regression_model.report import write_report
 
 logger = logging.getLogger(__name__)
 
-CV_FOLDS = 5
+FloatArray = npt.NDArray[np.float64]
+
+
+@dataclass(frozen=True)
+class CrossValidation:
+    """Out-of-fold predictions and the RMSE of log price on each fold."""
+
+    fold_scores: list[float]
+    predictions: FloatArray
+
+    @property
+    def mean(self) -> float:
+        return float(np.mean(self.fold_scores))
+
+    @property
+    def std(self) -> float:
+        return float(np.std(self.fold_scores))
+
+
+def rmse_log(y_true: npt.ArrayLike, y_pred: npt.ArrayLike) -> float:
+    """Root mean squared error between the logs of true and predicted prices."""
+    true, pred = np.asarray(y_true, dtype=float), np.asarray(y_pred, dtype=float)
+    return float(np.sqrt(mean_squared_error(np.log(true), np.log(pred))))
 
 
 def regression_metrics(
@@ -33,13 +64,15 @@ def regression_metrics(
     true, pred = np.asarray(y_true, dtype=float), np.asarray(y_pred, dtype=float)
     return {
         f"{prefix}_rmse": float(np.sqrt(mean_squared_error(true, pred))),
-        f"{prefix}_rmse_log": float(np.sqrt(mean_squared_error(np.log(true), np.log(pred)))),
+        f"{prefix}_rmse_log": rmse_log(true, pred),
         f"{prefix}_r2": float(r2_score(true, pred)),
     }
 
 
 def load_training_data(*, config: Config, dataset_dir: Path) -> tuple[pd.DataFrame, pd.Series]:
-    """Read the training set and pass it through the same validation as scoring traffic.
+    """Read the training set through the same validation as scoring traffic.
+
+    Returns the validated features and the target, both indexed by row position.
 
     Raises
     ------
@@ -52,28 +85,39 @@ def load_training_data(*, config: Config, dataset_dir: Path) -> tuple[pd.DataFra
     if validated.errors:
         shown = "\n".join(f"  row {e.row}: {e.message}" for e in validated.errors[:10])
         raise ValueError(f"{len(validated.errors)} problems in the training data:\n{shown}")
-    target = raw[config.model.target].astype("float64")
+    target = raw[config.model.target].astype("float64").reset_index(drop=True)
     if not (target > 0).all():
         raise ValueError(f"{config.model.target} must be a positive price in every row")
     return validated.frame, target
 
 
-def cross_validate_log_rmse(
-    *, pipeline: Pipeline, X: pd.DataFrame, y: pd.Series, random_state: int
-) -> list[float]:
-    """RMSE of log prices on each of ``CV_FOLDS`` shuffled folds.
+def drop_training_outliers(
+    X: pd.DataFrame, y: pd.Series, *, settings: ModelSettings
+) -> tuple[pd.DataFrame, pd.Series]:
+    """Remove the rows the configured outlier rule names. Training only, never at scoring."""
+    rule = settings.training_outliers
+    is_outlier = (X[rule.variable] > rule.above) & (y < rule.target_below)
+    logger.info("dropping %d training outliers (%s)", int(is_outlier.sum()), rule)
+    return X[~is_outlier].reset_index(drop=True), y[~is_outlier].reset_index(drop=True)
 
-    The whole pipeline is cloned and refit in every fold, so nothing it learns (imputation
-    values, encodings, scaling) sees the fold it is scored on.
+
+def cross_validate(
+    *, pipeline: Pipeline, X: pd.DataFrame, y: pd.Series, folds: int, random_state: int
+) -> CrossValidation:
+    """Score ``pipeline`` on shuffled folds, cloning and refitting it in every fold.
+
+    Everything the pipeline learns (imputation values, rare labels, encodings, scaling, the
+    estimator) is learned again from each fold's training rows only, so nothing from the
+    rows a fold is scored on leaks into it.
     """
-    folds = KFold(n_splits=CV_FOLDS, shuffle=True, random_state=random_state)
+    splitter = KFold(n_splits=folds, shuffle=True, random_state=random_state)
+    predictions = np.empty(len(y))
     scores = []
-    for train_index, test_index in folds.split(X):
-        fold_model = clone(pipeline).fit(X.iloc[train_index], y.iloc[train_index])
-        predicted = fold_model.predict(X.iloc[test_index])
-        true = y.iloc[test_index].to_numpy()
-        scores.append(float(np.sqrt(mean_squared_error(np.log(true), np.log(predicted)))))
-    return scores
+    for train_rows, test_rows in splitter.split(X):
+        fold_model = clone(pipeline).fit(X.iloc[train_rows], y.iloc[train_rows])
+        predictions[test_rows] = fold_model.predict(X.iloc[test_rows])
+        scores.append(rmse_log(y.iloc[test_rows], predictions[test_rows]))
+    return CrossValidation(fold_scores=scores, predictions=predictions)
 
 
 def run_training(
@@ -84,17 +128,21 @@ def run_training(
 ) -> Path:
     """Fit the pipeline, report its holdout and cross-validated scores, and save it.
 
-    The holdout and the folds measure the procedure; the saved pipeline is then refit on
-    every training row, so that no labelled house is left unused.
+    The outlier rule removes its rows before anything else, so the holdout and the folds
+    score the houses the model is meant for. They measure the procedure; the saved
+    pipeline is then refit on every remaining training row.
 
     Returns
     -------
     Path
-        The saved model file.
+        The saved model file; its metadata, model card and figure lie beside it.
     """
+    started = time.perf_counter()
     config = get_config() if config is None else config
     settings = config.model
-    X, y = load_training_data(config=config, dataset_dir=dataset_dir)
+    X, y = drop_training_outliers(
+        *load_training_data(config=config, dataset_dir=dataset_dir), settings=settings
+    )
 
     X_train, X_test, y_train, y_test = train_test_split(
         X, y, test_size=settings.test_size, random_state=settings.random_state
@@ -104,23 +152,40 @@ def run_training(
         y_true=y_test, y_pred=holdout_model.predict(X_test), prefix="holdout"
     )
 
-    fold_scores = cross_validate_log_rmse(
-        pipeline=build_pipeline(settings), X=X, y=y, random_state=settings.random_state
+    cv = cross_validate(
+        pipeline=build_pipeline(settings),
+        X=X,
+        y=y,
+        folds=settings.cv_folds,
+        random_state=settings.random_state,
     )
-    metrics["cv_rmse_log_mean"] = float(np.mean(fold_scores))
-    metrics["cv_rmse_log_std"] = float(np.std(fold_scores))
-
-    for name, value in metrics.items():
-        logger.info("%s: %.4f", name, value)
+    metrics.update(
+        cv_folds=settings.cv_folds,
+        cv_rmse_log_mean=cv.mean,
+        cv_rmse_log_std=cv.std,
+        **{f"cv_rmse_log_fold_{i}": score for i, score in enumerate(cv.fold_scores, 1)},
+        training_rows=len(y),
+    )
 
     final_model = build_pipeline(settings).fit(X, y)
-    return save_pipeline(
+    metrics["training_seconds"] = time.perf_counter() - started
+    for name, value in metrics.items():
+        logger.info("%s: %.4f", name, value)
+    model_path = save_pipeline(
         pipeline=final_model,
         pipeline_name=config.app.pipeline_name,
         training_data=dataset_dir / config.app.training_data_file,
         metrics=metrics,
         model_dir=model_dir,
     )
+    write_report(
+        model_path=model_path,
+        metadata=load_metadata(model_path=model_path),
+        config=config,
+        y_true=y.to_numpy(),
+        y_pred=cv.predictions,
+    )
+    return model_path
 
 
 if __name__ == "__main__":

@@ -54,11 +54,11 @@ def _ref_var_not_a_feature(tree: dict[str, Any]) -> None:
 
 
 def _mapping_value_as_text(tree: dict[str, Any]) -> None:
-    tree["model"]["qual_mappings"]["Gd"] = "four"
+    tree["model"]["ordinal_mappings"]["quality"]["mapping"]["Gd"] = "four"
 
 
 def _mapping_value_as_fraction(tree: dict[str, Any]) -> None:
-    tree["model"]["qual_mappings"]["Gd"] = "4.5"
+    tree["model"]["ordinal_mappings"]["quality"]["mapping"]["Gd"] = "4.5"
 
 
 def _minimum_above_maximum(tree: dict[str, Any]) -> None:
@@ -71,6 +71,34 @@ def _test_size(value: str) -> Edit:
         tree["model"]["test_size"] = value
 
     return edit
+
+
+def _unknown_estimator(tree: dict[str, Any]) -> None:
+    tree["model"]["estimator"] = "random_forest"
+
+
+def _blend_of_one(tree: dict[str, Any]) -> None:
+    tree["model"]["blend"] = ["lasso"]
+
+
+def _product_of_unknown_column(tree: dict[str, Any]) -> None:
+    tree["model"]["products"]["QualSF"] = ["OverallQual", "TotalArea"]
+
+
+def _outlier_rule_on_unknown_column(tree: dict[str, Any]) -> None:
+    tree["model"]["training_outliers"]["variable"] = "LivingArea"
+
+
+def _optional_feature_not_imputed(tree: dict[str, Any]) -> None:
+    tree["model"]["numerical_vars_with_na"].remove("LotFrontage")
+
+
+def _label_neither_scored_nor_encoded(tree: dict[str, Any]) -> None:
+    tree["model"]["categorical_vars"].remove("Neighborhood")
+
+
+def _engineered_name_clashes_with_input(tree: dict[str, Any]) -> None:
+    tree["model"]["presence_flags"]["GarageCars"] = "GarageArea"
 
 
 def _duplicate_column(tree: dict[str, Any]) -> None:
@@ -91,6 +119,13 @@ BROKEN_CONFIGS: list[tuple[str, Edit, str]] = [
     ("test-size-one", _test_size("1.0"), "test_size"),
     ("test-size-above-one", _test_size("1.5"), "test_size"),
     ("duplicate-column", _duplicate_column, "GrLivArea"),
+    ("unknown-estimator", _unknown_estimator, "estimator"),
+    ("blend-of-one", _blend_of_one, "blend"),
+    ("product-of-unknown-column", _product_of_unknown_column, "products.QualSF"),
+    ("outlier-rule-unknown-column", _outlier_rule_on_unknown_column, "training_outliers"),
+    ("optional-feature-not-imputed", _optional_feature_not_imputed, "LotFrontage"),
+    ("label-neither-scored-nor-encoded", _label_neither_scored_nor_encoded, "Neighborhood"),
+    ("new-name-clashes-with-input", _engineered_name_clashes_with_input, "GarageCars"),
 ]
 
 

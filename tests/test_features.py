@@ -16,7 +16,12 @@ from sklearn.pipeline import Pipeline
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from regression_model.processing import features
-from regression_model.processing.features import Mapper, TemporalVariableTransformer
+from regression_model.processing.features import (
+    Mapper,
+    PresenceFlags,
+    TemporalVariableTransformer,
+    WeightedSums,
+)
 from tests.strategies import integer_frames, label_frames
 
 QUALITY = {"Po": 1, "Fa": 2, "TA": 3, "Gd": 4, "Ex": 5}
@@ -29,6 +34,8 @@ ALL_TRANSFORMERS: tuple[BaseEstimator, ...] = (
         variables=("YearBuilt", "YearRemodAdd"), reference_variable="YrSold"
     ),
     Mapper(variables=("ExterQual", "KitchenQual"), mappings=QUALITY),
+    WeightedSums(sums={"TotalBath": {"FullBath": 1.0, "HalfBath": 0.5}}),
+    PresenceFlags(flags={"HasGarage": "GarageArea"}),
 )
 
 # Array input is wrapped into columns x0..xn, so scikit-learn's checks (which feed arrays)
@@ -36,6 +43,8 @@ ALL_TRANSFORMERS: tuple[BaseEstimator, ...] = (
 SKLEARN_CHECKED: tuple[BaseEstimator, ...] = (
     TemporalVariableTransformer(variables=("x0",), reference_variable="x1"),
     Mapper(variables=("x0",), mappings=QUALITY),
+    WeightedSums(sums={"twice_x0": {"x0": 2.0}}),
+    PresenceFlags(flags={"has_x0": "x0"}),
 )
 
 # A few houses, indexed from 10 so that a transformer that drops the index is caught.
@@ -47,6 +56,9 @@ HOUSES = pd.DataFrame(
         "ExterQual": ["Gd", "TA", None],
         "KitchenQual": ["Ex", "Unheard", "Fa"],
         "GrLivArea": [1500.0, 900.0, 2100.0],
+        "FullBath": [2, 1, 1],
+        "HalfBath": [1, 0, np.nan],
+        "GarageArea": [480.0, 0.0, np.nan],
     },
     index=pd.Index([10, 11, 12]),
 )
@@ -385,3 +397,56 @@ def test_mapper_outputs_only_mapping_values_or_nan(frame: pd.DataFrame) -> None:
     ]
     np.testing.assert_array_equal(mapped.to_numpy(), np.array(expected, dtype="float64"))
     assert set(mapped.dropna()) <= {float(value) for value in QUALITY.values()}
+
+
+# WeightedSums and PresenceFlags ------------------------------------------------------------
+
+
+def test_weighted_sums_add_each_sum_after_the_input_columns() -> None:
+    # Given bath counts, one of them missing
+    # When the weighted sums are added
+    out = WeightedSums(
+        sums={"TotalBath": {"FullBath": 1.0, "HalfBath": 0.5}, "Twice": {"FullBath": 2.0}}
+    ).fit_transform(HOUSES)
+
+    # Then each new column is its weighted sum, a missing term makes it missing, and the
+    # new columns follow the input columns in the order given
+    expected = HOUSES.assign(
+        TotalBath=[2.5, 1.0, np.nan], Twice=pd.Series([4.0, 2.0, 2.0], index=HOUSES.index)
+    )
+    pd.testing.assert_frame_equal(out, expected)
+
+
+def test_presence_flags_mark_positive_values_and_keep_missing_ones() -> None:
+    out = PresenceFlags(flags={"HasGarage": "GarageArea"}).fit_transform(HOUSES)
+
+    expected = HOUSES.assign(HasGarage=[1.0, 0.0, np.nan])
+    pd.testing.assert_frame_equal(out, expected)
+
+
+@pytest.mark.parametrize(
+    ("transformer", "message"),
+    [
+        (WeightedSums(sums={"Total": {"Nope": 1.0}}), "Columns not found in X: \\['Nope'\\]"),
+        (PresenceFlags(flags={"HasNope": "Nope"}), "Columns not found in X: \\['Nope'\\]"),
+        (WeightedSums(sums={"GrLivArea": {"FullBath": 1.0}}), "already are columns"),
+        (PresenceFlags(flags={"GrLivArea": "GarageArea"}), "already are columns"),
+        (WeightedSums(sums={}), "sums must name"),
+        (WeightedSums(sums={"Total": {}}), "sums must name"),
+        (PresenceFlags(flags={}), "flags must name"),
+    ],
+    ids=[
+        "sum-of-missing-column",
+        "flag-of-missing-column",
+        "sum-name-clash",
+        "flag-name-clash",
+        "no-sums",
+        "empty-sum",
+        "no-flags",
+    ],
+)
+def test_new_column_transformers_reject_bad_parameters_at_fit(
+    transformer: BaseEstimator, message: str
+) -> None:
+    with pytest.raises(ValueError, match=message):
+        clone(transformer).fit(HOUSES)

@@ -6,6 +6,7 @@ import functools
 from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from strictyaml import Bool, Float, Int, Map, MapPattern, Seq, Str, YAMLValidationError, load
@@ -47,18 +48,46 @@ SCHEMA = Map(
                 "numerical_vars_with_na": Seq(Str()),
                 "temporal_vars": Seq(Str()),
                 "ref_var": Str(),
-                "numericals_log_vars": Seq(Str()),
-                "qual_vars": Seq(Str()),
-                "qual_mappings": MapPattern(Str(), Int()),
-                "exposure_vars": Seq(Str()),
-                "exposure_mappings": MapPattern(Str(), Int()),
-                "finish_vars": Seq(Str()),
-                "finish_mappings": MapPattern(Str(), Int()),
+                "ordinal_mappings": MapPattern(
+                    Str(), Map({"variables": Seq(Str()), "mapping": MapPattern(Str(), Int())})
+                ),
+                "weighted_sums": MapPattern(Str(), MapPattern(Str(), Float())),
+                "products": MapPattern(Str(), Seq(Str())),
+                "presence_flags": MapPattern(Str(), Str()),
+                "log_vars": Seq(Str()),
                 "categorical_vars": Seq(Str()),
                 "rare_label_tolerance": Float(),
+                "training_outliers": Map(
+                    {"variable": Str(), "above": Float(), "target_below": Float()}
+                ),
                 "test_size": Float(),
+                "cv_folds": Int(),
                 "random_state": Int(),
-                "alpha": Float(),
+                "estimator": Str(),
+                "blend": Seq(Str()),
+                "lasso": Map({"alpha": Float(), "max_iter": Int()}),
+                "elastic_net": Map({"alpha": Float(), "l1_ratio": Float(), "max_iter": Int()}),
+                "gradient_boosting": Map(
+                    {
+                        "n_estimators": Int(),
+                        "learning_rate": Float(),
+                        "max_depth": Int(),
+                        "max_features": Str(),
+                        "min_samples_leaf": Int(),
+                        "subsample": Float(),
+                        "loss": Str(),
+                    }
+                ),
+                "hist_gradient_boosting": Map(
+                    {
+                        "max_iter": Int(),
+                        "learning_rate": Float(),
+                        "max_leaf_nodes": Int(),
+                        "min_samples_leaf": Int(),
+                        "max_features": Float(),
+                        "l2_regularization": Float(),
+                    }
+                ),
             }
         ),
     }
@@ -122,6 +151,54 @@ class InputSchema(_Frozen):
         return self
 
 
+class OrdinalMapping(_Frozen):
+    """Ordered labels of some columns and the score each label maps to."""
+
+    variables: tuple[str, ...]
+    mapping: dict[str, int]
+
+
+class OutlierRule(_Frozen):
+    """Training rows to drop: ``variable`` above ``above`` and the target below ``target_below``."""
+
+    variable: str
+    above: float
+    target_below: float = Field(gt=0)
+
+
+class LassoSettings(_Frozen):
+    alpha: float = Field(gt=0)
+    max_iter: int = Field(gt=0)
+
+
+class ElasticNetSettings(_Frozen):
+    alpha: float = Field(gt=0)
+    l1_ratio: float = Field(ge=0, le=1)
+    max_iter: int = Field(gt=0)
+
+
+class GradientBoostingSettings(_Frozen):
+    n_estimators: int = Field(gt=0)
+    learning_rate: float = Field(gt=0)
+    max_depth: int = Field(gt=0)
+    max_features: Literal["sqrt", "log2"]
+    min_samples_leaf: int = Field(gt=0)
+    subsample: float = Field(gt=0, le=1)
+    loss: Literal["squared_error", "absolute_error", "huber", "quantile"]
+
+
+class HistGradientBoostingSettings(_Frozen):
+    max_iter: int = Field(gt=0)
+    learning_rate: float = Field(gt=0)
+    max_leaf_nodes: int = Field(ge=2)
+    min_samples_leaf: int = Field(gt=0)
+    max_features: float = Field(gt=0, le=1)
+    l2_regularization: float = Field(ge=0)
+
+
+SingleEstimator = Literal["lasso", "elastic_net", "gradient_boosting", "hist_gradient_boosting"]
+
+
 class ModelSettings(_Frozen):
     """The features, the feature-engineering groups and the estimator's settings."""
 
@@ -133,22 +210,36 @@ class ModelSettings(_Frozen):
     numerical_vars_with_na: tuple[str, ...]
     temporal_vars: tuple[str, ...]
     ref_var: str
-    numericals_log_vars: tuple[str, ...]
-    qual_vars: tuple[str, ...]
-    qual_mappings: dict[str, int]
-    exposure_vars: tuple[str, ...]
-    exposure_mappings: dict[str, int]
-    finish_vars: tuple[str, ...]
-    finish_mappings: dict[str, int]
+    ordinal_mappings: dict[str, OrdinalMapping]
+    weighted_sums: dict[str, dict[str, float]]
+    products: dict[str, tuple[str, ...]]
+    presence_flags: dict[str, str]
+    log_vars: tuple[str, ...]
     categorical_vars: tuple[str, ...]
     rare_label_tolerance: float = Field(gt=0, lt=1)
+    training_outliers: OutlierRule
     test_size: float = Field(gt=0, lt=1)
+    cv_folds: int = Field(ge=2)
     random_state: int = Field(ge=0)
-    alpha: float = Field(gt=0)
+    estimator: SingleEstimator | Literal["blend"]
+    blend: tuple[SingleEstimator, ...] = Field(min_length=2)
+    lasso: LassoSettings
+    elastic_net: ElasticNetSettings
+    gradient_boosting: GradientBoostingSettings
+    hist_gradient_boosting: HistGradientBoostingSettings
 
     @property
     def features(self) -> tuple[str, ...]:
         return self.inputs.features
+
+    @property
+    def ordinal_vars(self) -> tuple[str, ...]:
+        return tuple(col for group in self.ordinal_mappings.values() for col in group.variables)
+
+    @property
+    def engineered_features(self) -> tuple[str, ...]:
+        """Columns the pipeline adds: sums first, then products, then flags."""
+        return (*self.weighted_sums, *self.products, *self.presence_flags)
 
     @model_validator(mode="after")
     def _check_variable_groups(self) -> ModelSettings:
@@ -158,18 +249,46 @@ class ModelSettings(_Frozen):
             "categorical_vars_with_na_frequent",
             "numerical_vars_with_na",
             "temporal_vars",
-            "numericals_log_vars",
-            "qual_vars",
-            "exposure_vars",
-            "finish_vars",
             "categorical_vars",
         ):
             _check_subset(group, getattr(self, group), features)
         _check_subset("ref_var", (self.ref_var,), features)
+        _check_subset("training_outliers", (self.training_outliers.variable,), features)
+        for name, mapping_group in self.ordinal_mappings.items():
+            _check_subset(f"ordinal_mappings.{name}", mapping_group.variables, features)
+        # Each kind of new column may use the raw features and the kinds built before it.
+        for name, weights in self.weighted_sums.items():
+            _check_subset(f"weighted_sums.{name}", weights, features)
+        summed = (*features, *self.weighted_sums)
+        for name, factors in self.products.items():
+            _check_subset(f"products.{name}", factors, summed)
+        _check_subset("presence_flags", self.presence_flags.values(), summed)
+        _check_subset("log_vars", self.log_vars, summed)
+        clashing = sorted(set(self.engineered_features) & set(features))
+        if clashing:
+            raise ValueError(f"new feature names clash with input columns: {clashing}")
         for name in (self.target, self.id_column):
             if name in features:
                 raise ValueError(f"{name!r} is the target or the row id, not a feature")
+        self._check_every_feature_is_handled()
         return self
+
+    def _check_every_feature_is_handled(self) -> None:
+        """Every feature the pipeline sees is either required or imputed, and every label
+        is either scored or encoded: so no row that validation accepts can reach the
+        estimator as NaN or as text."""
+        inputs = self.inputs
+        optional = set(self.features) - set(inputs.required)
+        imputed = {
+            *self.categorical_vars_with_na_missing,
+            *self.categorical_vars_with_na_frequent,
+            *self.numerical_vars_with_na,
+        }
+        if optional - imputed:
+            raise ValueError(f"features neither required nor imputed: {sorted(optional - imputed)}")
+        unencoded = set(inputs.categorical) - {*self.ordinal_vars, *self.categorical_vars}
+        if unencoded:
+            raise ValueError(f"labels neither scored nor encoded: {sorted(unencoded)}")
 
 
 class Config(_Frozen):

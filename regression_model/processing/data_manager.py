@@ -91,7 +91,7 @@ def save_pipeline(
     """Persist a fitted pipeline with its metadata, replacing any older pipeline.
 
     One package version holds exactly one model: pipelines saved under other versions
-    are removed, together with their metadata.
+    are removed, together with their metadata and reports.
 
     Returns
     -------
@@ -101,8 +101,9 @@ def save_pipeline(
     model_dir.mkdir(parents=True, exist_ok=True)
     model_path = model_dir / artifact_name(pipeline_name=pipeline_name)
     for old_model in model_dir.glob(f"{pipeline_name}*.pkl"):
-        old_model.unlink()
-        metadata_path(old_model).unlink(missing_ok=True)
+        # The model, its metadata and its report share the model's stem.
+        for old_file in model_dir.glob(f"{old_model.stem}.*"):
+            old_file.unlink()
     joblib.dump(pipeline, model_path)
     metadata = ModelMetadata(
         package_version=__version__,

@@ -167,3 +167,125 @@ class Mapper(_DataFrameTransformer):
         for variable in self.variables_:
             frame[variable] = frame[variable].map(self.mappings_).astype("float64")
         return frame
+
+
+class _NewColumnsTransformer(_DataFrameTransformer):
+    """A transformer that appends new columns after the ones it was given."""
+
+    new_features_: list[str]
+
+    def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
+        names = super().get_feature_names_out(input_features)
+        return np.asarray([*names, *self.new_features_], dtype=object)
+
+    def _check_new_names(self, frame: pd.DataFrame, new_features: Sequence[str]) -> None:
+        clashing = [name for name in new_features if name in frame.columns]
+        if clashing:
+            raise ValueError(f"New feature names already are columns of X: {clashing}")
+
+
+class WeightedSums(_NewColumnsTransformer):
+    """Add columns that are weighted sums of existing numeric columns.
+
+    A missing value in any summed column makes the sum missing: impute before summing.
+
+    Parameters
+    ----------
+    sums : mapping of str to mapping of str to float, default=None
+        For each new column, the columns it sums and the weight of each, e.g.
+        ``{"TotalBath": {"FullBath": 1.0, "HalfBath": 0.5}}``.
+
+    Attributes
+    ----------
+    sums_ : dict of str to dict of str to float
+        The sums added.
+    new_features_ : list of str
+        The names of the added columns, in order.
+    n_features_in_ : int
+        Number of columns seen in ``fit``.
+    feature_names_in_ : ndarray of str
+        Column names seen in ``fit``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> X = pd.DataFrame({"FullBath": [2, 1], "HalfBath": [1, 0]})
+    >>> sums = {"TotalBath": {"FullBath": 1.0, "HalfBath": 0.5}}
+    >>> WeightedSums(sums=sums).fit_transform(X)["TotalBath"].tolist()
+    [2.5, 1.0]
+    """
+
+    def __init__(self, sums: Mapping[str, Mapping[str, float]] | None = None) -> None:
+        self.sums = sums
+
+    def fit(self, X: Any, y: Any = None) -> WeightedSums:
+        frame = self._fit_frame(X)
+        if not self.sums or not all(self.sums.values()):
+            raise ValueError("sums must name at least one new column and the columns it sums.")
+        _check_columns_present(frame, [col for weights in self.sums.values() for col in weights])
+        self._check_new_names(frame, list(self.sums))
+        self.sums_ = {name: dict(weights) for name, weights in self.sums.items()}
+        self.new_features_ = list(self.sums_)
+        return self
+
+    def transform(self, X: Any) -> pd.DataFrame:
+        frame = self._transform_frame(X)
+        for name, weights in self.sums_.items():
+            total = pd.Series(0.0, index=frame.index)
+            for column, weight in weights.items():
+                total = total + weight * frame[column].astype("float64")
+            frame[name] = total
+        return frame
+
+
+class PresenceFlags(_NewColumnsTransformer):
+    """Add 0/1 columns that flag where a numeric column is above zero.
+
+    A house with no garage has a garage area of 0; on a log scale that is hard for a linear
+    model to tell apart from a small garage, so the flag says it outright. A missing value
+    stays missing.
+
+    Parameters
+    ----------
+    flags : mapping of str to str, default=None
+        For each new column, the column whose positive values it flags, e.g.
+        ``{"HasGarage": "GarageArea"}``.
+
+    Attributes
+    ----------
+    flags_ : dict of str to str
+        The flags added.
+    new_features_ : list of str
+        The names of the added columns, in order.
+    n_features_in_ : int
+        Number of columns seen in ``fit``.
+    feature_names_in_ : ndarray of str
+        Column names seen in ``fit``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> X = pd.DataFrame({"GarageArea": [0, 480]})
+    >>> PresenceFlags(flags={"HasGarage": "GarageArea"}).fit_transform(X)["HasGarage"].tolist()
+    [0.0, 1.0]
+    """
+
+    def __init__(self, flags: Mapping[str, str] | None = None) -> None:
+        self.flags = flags
+
+    def fit(self, X: Any, y: Any = None) -> PresenceFlags:
+        frame = self._fit_frame(X)
+        if not self.flags:
+            raise ValueError("flags must name at least one new column and the column it flags.")
+        _check_columns_present(frame, list(self.flags.values()))
+        self._check_new_names(frame, list(self.flags))
+        self.flags_ = dict(self.flags)
+        self.new_features_ = list(self.flags_)
+        return self
+
+    def transform(self, X: Any) -> pd.DataFrame:
+        frame = self._transform_frame(X)
+        for name, column in self.flags_.items():
+            values = frame[column].astype("float64")
+            frame[name] = (values > 0).astype("float64").where(values.notna())
+        return frame

@@ -1,0 +1,97 @@
+"""The model card and diagnostics figure written beside a trained model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from regression_model import report
+from regression_model.config.core import Config
+from regression_model.processing.data_manager import ModelMetadata
+
+METRICS = {
+    "cv_folds": 5.0,
+    "cv_rmse_log_mean": 0.1062,
+    "cv_rmse_log_std": 0.012,
+    "holdout_rmse": 19876.0,
+    "holdout_rmse_log": 0.1065,
+    "holdout_r2": 0.9486,
+    "training_rows": 1458.0,
+}
+
+
+@pytest.fixture()
+def metadata() -> ModelMetadata:
+    return ModelMetadata(
+        package_version="9.9.9",
+        model_file="model_v9.9.9.pkl",
+        model_sha256="ab" * 32,
+        training_data_file="train.csv",
+        training_data_sha256="cd" * 32,
+        metrics=METRICS,
+        versions={"python": "3.11.7", "scikit-learn": "1.9.1"},
+    )
+
+
+def _prices() -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(0)
+    actual = rng.uniform(50_000, 500_000, size=200)
+    return actual, actual * np.exp(rng.normal(0, 0.1, size=200))
+
+
+def test_report_writes_a_card_with_the_metrics_and_a_figure(
+    tmp_path: Path, metadata: ModelMetadata, config: Config
+) -> None:
+    pytest.importorskip("matplotlib")
+    # Given a saved model's path, its metadata and out-of-fold predictions
+    actual, predicted = _prices()
+
+    # When the report is written
+    written = report.write_report(
+        model_path=tmp_path / "model_v9.9.9.pkl",
+        metadata=metadata,
+        config=config,
+        y_true=actual,
+        y_pred=predicted,
+    )
+
+    # Then a Markdown card holds the scores, provenance and limits, and links a real PNG
+    card, figure = tmp_path / "model_v9.9.9.md", tmp_path / "model_v9.9.9.png"
+    assert written == [card, figure]
+    text = card.read_text()
+    for expected in (
+        "5-fold cross-validated RMSE of log price (mean ± std) | 0.1062 ± 0.0120",
+        "holdout R² | 0.949",
+        "holdout RMSE | $19,876",
+        "training rows (after the outlier rule) | 1458",
+        "sha256 `" + "ab" * 32,
+        "## Intended use",
+        "## Limits",
+        "](model_v9.9.9.png)",
+    ):
+        assert expected in text
+    assert figure.read_bytes().startswith(b"\x89PNG")
+
+
+def test_report_without_matplotlib_writes_the_card_and_says_the_figure_was_skipped(
+    tmp_path: Path, metadata: ModelMetadata, config: Config, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given an environment without matplotlib
+    monkeypatch.setattr(report, "has_matplotlib", lambda: False)
+    actual, predicted = _prices()
+
+    # When the report is written
+    written = report.write_report(
+        model_path=tmp_path / "model_v9.9.9.pkl",
+        metadata=metadata,
+        config=config,
+        y_true=actual,
+        y_pred=predicted,
+    )
+
+    # Then only the card exists, and it says why the figure is missing
+    assert written == [tmp_path / "model_v9.9.9.md"]
+    assert not (tmp_path / "model_v9.9.9.png").exists()
+    assert "figure was skipped: matplotlib is not installed" in written[0].read_text()
