@@ -31,11 +31,16 @@ setup(
             "py.typed",
             "trained_models/*.pkl",
             "trained_models/*.json",
+            "trained_models/*.md",
+            "trained_models/*.png",
         ]
     },
     include_package_data=False,
     install_requires=read_requirements(ROOT / "requirements" / "requirements.txt"),
-    extras_require={"dask": read_requirements(ROOT / "requirements" / "dask_requirements.txt")},
+    extras_require={
+        extra: read_requirements(ROOT / "requirements" / f"{extra}_requirements.txt")
+        for extra in ("dask", "report")
+    },
     entry_points={"console_scripts": ["regression-model=regression_model.cli:main"]},
     classifiers=[
         "Programming Language :: Python :: 3",

@@ -67,6 +67,7 @@ def test_wheel_holds_code_config_and_model_but_no_data(dist_dir: Path) -> None:
         "regression_model/py.typed",
         f"regression_model/trained_models/regression_model_output_v{__version__}.pkl",
         f"regression_model/trained_models/regression_model_output_v{__version__}.json",
+        f"regression_model/trained_models/regression_model_output_v{__version__}.md",
     ):
         assert required in names
     # ... and neither the training data nor the tests
@@ -89,6 +90,8 @@ def test_sdist_holds_what_retraining_needs(dist_dir: Path) -> None:
         "regression_model/VERSION",
         "requirements/requirements.txt",
         "requirements/test_requirements.txt",
+        "requirements/dask_requirements.txt",
+        "requirements/report_requirements.txt",
         "setup.py",
         "pyproject.toml",
         "tox.ini",
