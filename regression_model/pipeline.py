@@ -15,6 +15,7 @@ from sklearn.ensemble import (
     HistGradientBoostingRegressor,
     VotingRegressor,
 )
+from sklearn.impute import SimpleImputer
 from sklearn.linear_model import ElasticNet, Lasso
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, RobustScaler
@@ -68,8 +69,11 @@ def build_pipeline(settings: ModelSettings) -> Pipeline:
         ),
         (
             "impute_frequent_labels",
-            CategoricalImputer(
-                imputation_method="frequent",
+            # scikit-learn's imputer breaks ties between equally frequent labels (it takes the
+            # first in sort order); feature-engine's refuses to fit, which made training fail
+            # on some folds.
+            SklearnTransformerWrapper(
+                SimpleImputer(strategy="most_frequent"),
                 variables=list(settings.categorical_vars_with_na_frequent),
             ),
         ),

@@ -161,3 +161,22 @@ def test_pipeline_models_log_price_and_returns_dollars(
     np.testing.assert_allclose(prices, np.exp(log_prices), rtol=1e-12)
     median_ratio = np.median(prices) / train_records["SalePrice"].median()
     assert 0.75 < median_ratio < 1.33
+
+
+def test_pipeline_fits_when_a_label_column_has_two_most_frequent_labels(
+    config: Config, train_records: pd.DataFrame
+) -> None:
+    """Non-regression test: a tie between most frequent labels failed the imputer's fit."""
+    # Given training rows in which Foundation holds two labels equally often
+    sample = train_records.head(200).copy()
+    sample["Foundation"] = ["PConc", "CBlock"] * 100
+    validated = validate_records(records=sample, schema=config.model.inputs)
+    settings = config.model.model_copy(update={"estimator": "lasso"})
+
+    # When the pipeline is fitted and a row missing Foundation is scored
+    pipeline = build_pipeline(settings).fit(validated.frame, sample["SalePrice"])
+    row = validated.frame.head(1).copy()
+    row["Foundation"] = np.nan
+
+    # Then fitting succeeded and the row gets a finite price
+    assert np.isfinite(pipeline.predict(row)).all()
