@@ -6,6 +6,7 @@ import functools
 from collections.abc import Mapping, Sequence
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, model_validator
 from sklearn.pipeline import Pipeline
@@ -13,6 +14,7 @@ from sklearn.pipeline import Pipeline
 from regression_model import __version__
 from regression_model.config.core import get_config
 from regression_model.processing.data_manager import load_pipeline
+from regression_model.processing.scoring import PipelineScorer, compile_pipeline
 from regression_model.processing.validation import (
     ErrorKind,
     RowError,
@@ -49,12 +51,11 @@ class PredictionResult(BaseModel):
 
     @model_validator(mode="after")
     def _check_rows_have_one_outcome(self) -> PredictionResult:
-        rows_with_errors = {error.row for error in self.errors}
-        unexplained = [
-            row
-            for row, price in enumerate(self.predictions)
-            if (price is None) != (row in rows_with_errors)
-        ]
+        # With numpy, not a Python loop per row: a batch result holds 100,000 rows.
+        n_rows = len(self.predictions)
+        has_error = np.zeros(n_rows, dtype=bool)
+        has_error[[error.row for error in self.errors if 0 <= error.row < n_rows]] = True
+        unexplained = np.flatnonzero(_has_price(self.predictions) == has_error).tolist()
         if unexplained:
             raise ValueError(
                 f"rows need a prediction or errors, not both or neither: {unexplained}"
@@ -62,10 +63,29 @@ class PredictionResult(BaseModel):
         return self
 
 
+def _has_price(predictions: list[float | None]) -> npt.NDArray[np.bool_]:
+    """Which entries are not ``None`` (a NaN price still counts as a price)."""
+    prices = np.array(predictions, dtype=np.float64)  # None becomes NaN
+    has_price = ~np.isnan(prices)
+    for row in np.flatnonzero(~has_price).tolist():
+        has_price[row] = predictions[row] is not None
+    return has_price
+
+
 @functools.cache
 def _trained_pipeline() -> Pipeline:
     """The trained pipeline, loaded from disk once, on the first prediction."""
     return load_pipeline(pipeline_name=get_config().app.pipeline_name)
+
+
+@functools.cache
+def _trained_scorer() -> PipelineScorer:
+    """The trained pipeline compiled for scoring, once, on the first prediction.
+
+    It predicts what the pipeline predicts (tests/test_scoring.py holds it to a relative
+    1e-9) without the pipeline's per-step DataFrame copies; see processing/scoring.py.
+    """
+    return compile_pipeline(_trained_pipeline())
 
 
 def make_prediction(*, input_data: InputData) -> PredictionResult:
@@ -102,10 +122,13 @@ def make_prediction(*, input_data: InputData) -> PredictionResult:
     errors = validated.errors
     if validated.is_valid.any():
         is_valid = validated.is_valid
-        rows = validated.frame if is_valid.all() else validated.frame[is_valid]
-        prices[is_valid] = _trained_pipeline().predict(rows)
+        prices[is_valid] = _trained_scorer().predict(
+            validated.frame, rows=is_valid, labels=validated.labels
+        )
         errors = errors + _unusable_predictions(prices, is_valid)
-    predictions = [price if np.isfinite(price) else None for price in prices.tolist()]
+    predictions: list[float | None] = prices.tolist()
+    for row in np.flatnonzero(~np.isfinite(prices)).tolist():
+        predictions[row] = None
     return PredictionResult(predictions=predictions, errors=errors, version=__version__)
 
 

@@ -7,8 +7,9 @@ the same batch is never held back.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
@@ -18,8 +19,11 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict
 
 from regression_model.config.core import InputSchema, NumericRule
+from regression_model.processing.scoring import SMALL_COLUMN, Labels, column_arrays
 
 BoolArray = npt.NDArray[np.bool_]
+FloatArray = npt.NDArray[np.float64]
+ObjectArray = npt.NDArray[np.object_]
 
 
 class ErrorKind(str, Enum):
@@ -46,6 +50,11 @@ class RowError(BaseModel):
     message: str
 
 
+# (column, rows that break a rule, the rule broken, the raw values, the numeric rule)
+_Found = tuple[str, BoolArray, ErrorKind, Any, "NumericRule | None"]
+_MISSING = ErrorKind.MISSING_VALUE
+
+
 @dataclass(frozen=True)
 class ValidatedRecords:
     """The outcome of validation.
@@ -60,11 +69,16 @@ class ValidatedRecords:
         Every problem found, ordered by row, then by the schema's column order.
     is_valid : ndarray of bool
         ``True`` for rows with no error: the rows the pipeline may score.
+    labels : dict of str to Labels
+        The text columns that validation factorized, as integer codes (-1 where the frame
+        holds NaN) into their labels: scoring reads these instead of factorizing the
+        frame's columns again. Columns checked value by value are absent.
     """
 
     frame: pd.DataFrame
     errors: list[RowError]
     is_valid: BoolArray
+    labels: Mapping[str, Labels] = field(default_factory=dict, compare=False, repr=False)
 
 
 def to_frame(input_data: object) -> pd.DataFrame:
@@ -138,44 +152,196 @@ def validate_records(*, records: pd.DataFrame, schema: InputSchema) -> Validated
         The model's input frame, the errors and which rows are valid.
     """
     n_rows = len(records)
-    records = records.reset_index(drop=True)
+    # Every check below is positional, on arrays; only the rare mixed-type column goes
+    # through a Series (see _raw_series).
+    raw_arrays = dict(zip(records.columns.tolist(), column_arrays(records)))
     required = set(schema.required)
-    columns: dict[str, pd.Series] = {}
-    # (column, rows that break a rule, the rule broken, the raw values, the numeric rule)
-    found: list[tuple[str, BoolArray, ErrorKind, pd.Series | None, NumericRule | None]] = []
+    found: list[_Found] = []
 
+    numeric_names = schema.numeric_columns
+    # Fortran order: each column is contiguous, and the block becomes the frame's float
+    # block without a copy.
+    numbers = np.empty((n_rows, len(numeric_names)), dtype=np.float64, order="F")
+    start = 0
     for rule in schema.numeric.values():
-        for name in rule.columns:
-            if name not in records.columns:
-                columns[name] = pd.Series(np.nan, index=records.index, dtype="float64")
+        stop = start + len(rule.columns)
+        is_checked_here = np.zeros(stop - start, dtype=bool)
+        for position, name in enumerate(rule.columns, start):
+            raw = raw_arrays.get(name)
+            if raw is None:
+                numbers[:, position] = np.nan
                 found.append(_missing_column(name, n_rows))
-                continue
-            values, problems = _check_numeric(records[name], rule, is_required=name in required)
-            columns[name] = values
-            found.extend((name, mask, kind, records[name], rule) for kind, mask in problems)
+            elif isinstance(raw, np.ndarray) and raw.dtype.kind in "iuf":
+                numbers[:, position] = raw
+                is_checked_here[position - start] = True
+            else:
+                series = _raw_series(records, name)
+                values, problems = _check_numeric(series, rule, is_required=name in required)
+                numbers[:, position] = values.to_numpy()
+                found.extend((name, mask, kind, raw, rule) for kind, mask in problems)
+        found.extend(
+            _check_number_block(numbers[:, start:stop], is_checked_here, rule, raw_arrays, required)
+        )
+        start = stop
 
-    for name in schema.categorical:
-        if name not in records.columns:
-            columns[name] = pd.Series(np.nan, index=records.index, dtype="object")
+    text = np.empty((n_rows, len(schema.categorical)), dtype=object, order="F")
+    labels: dict[str, Labels] = {}
+    for position, name in enumerate(schema.categorical):
+        raw = raw_arrays.get(name)
+        if raw is None:
+            text[:, position] = np.nan
             found.append(_missing_column(name, n_rows))
             continue
-        labels, problems = _check_labels(records[name], is_required=name in required)
-        columns[name] = labels
-        found.extend((name, mask, kind, records[name], None) for kind, mask in problems)
+        checked = _check_labels_by_value(raw)
+        if checked is None:
+            series = _raw_series(records, name)
+            slow_labels, problems = _check_labels(series, is_required=name in required)
+            text[:, position] = slow_labels.to_numpy()
+        else:
+            labels[name], objects, problems = checked
+            text[:, position] = objects
+            if name not in required:
+                problems = [(kind, mask) for kind, mask in problems if kind is not _MISSING]
+        found.extend((name, mask, kind, raw, None) for kind, mask in problems)
 
-    frame = pd.DataFrame(columns, index=pd.RangeIndex(n_rows))
     is_valid = np.ones(n_rows, dtype=bool)
     errors: list[RowError] = []
-    column_order = {name: i for i, name in enumerate(schema.features)}
+    numeric_position = {name: i for i, name in enumerate(numeric_names)}
+    text_position = {name: i for i, name in enumerate(schema.categorical)}
     for name, mask, kind, raw, broken_rule in found:
         is_valid &= ~mask
         for row in np.flatnonzero(mask).tolist():
-            value = None if raw is None else raw.iloc[row]
+            value = None if raw is None else raw[row]
             message = _describe(kind, name, value, broken_rule)
-            errors.append(RowError(row=row, column=name, kind=kind, message=message))
-        frame.loc[mask, name] = np.nan
+            # Every field is typed by construction here: skip pydantic's per-error checks.
+            errors.append(
+                RowError.model_construct(row=row, column=name, kind=kind, message=message)
+            )
+        if name in numeric_position:
+            numbers[mask, numeric_position[name]] = np.nan
+        else:
+            text[mask, text_position[name]] = np.nan
+            if name in labels:
+                labels[name] = Labels(np.where(mask, -1, labels[name].codes), labels[name].values)
+    column_order = {name: i for i, name in enumerate(schema.features)}
     errors.sort(key=lambda error: (error.row, column_order.get(error.column or "", -1)))
-    return ValidatedRecords(frame=frame, errors=errors, is_valid=is_valid)
+    frame = pd.concat(
+        [
+            pd.DataFrame(numbers, columns=list(numeric_names), copy=False),
+            pd.DataFrame(text, columns=list(schema.categorical), dtype=object, copy=False),
+        ],
+        axis=1,
+    )
+    return ValidatedRecords(frame=frame, errors=errors, is_valid=is_valid, labels=labels)
+
+
+def _raw_series(records: pd.DataFrame, name: str) -> pd.Series:
+    """One raw column as a Series indexed by row position, for the per-value checks."""
+    return records[name].reset_index(drop=True)
+
+
+def _check_number_block(
+    block: FloatArray,
+    is_checked_here: BoolArray,
+    rule: NumericRule,
+    raw_arrays: Mapping[str, Any],
+    required: set[str],
+) -> list[_Found]:
+    """The numeric rule's checks for all of its numeric-dtype columns at once.
+
+    ``block`` holds the rule's columns as float64; only those flagged in
+    ``is_checked_here`` are checked (the others went through ``_check_numeric``). The kinds
+    are checked in ``_check_numeric``'s order, which is the order a cell's errors are listed.
+    """
+    if not is_checked_here.any():
+        return []
+    names = rule.columns
+    is_infinite = np.isinf(block)
+    with np.errstate(invalid="ignore"):
+        finite = np.where(is_infinite, np.nan, block) if is_infinite.any() else block
+        masks = [
+            (ErrorKind.NOT_FINITE, is_infinite),
+            (ErrorKind.OUT_OF_RANGE, (finite < rule.minimum) | (finite > rule.maximum)),
+        ]
+        if rule.whole_numbers:
+            masks.append((ErrorKind.NOT_WHOLE_NUMBER, np.isfinite(finite) & (finite % 1 != 0)))
+    is_required = np.array([name in required for name in names])
+    if is_required.any():
+        masks.append((ErrorKind.MISSING_VALUE, np.isnan(block) & is_required))
+    found: list[_Found] = []
+    for kind, mask in masks:
+        for position in np.flatnonzero(mask.any(axis=0) & is_checked_here).tolist():
+            name = names[position]
+            found.append((name, mask[:, position], kind, raw_arrays[name], rule))
+    return found
+
+
+def _check_labels_by_value(
+    raw: Any,
+) -> tuple[Labels, ObjectArray, list[tuple[ErrorKind, BoolArray]]] | None:
+    """``_check_labels`` for all-text and numeric columns, one check per distinct value.
+
+    The column is factorized once; blanks, integer codes and wrong types are decided for
+    each distinct value, and the row masks gathered by code. The codes are returned too, so
+    that scoring need not factorize the column again.
+
+    Returns
+    -------
+    (Labels, ndarray of object, list of (ErrorKind, mask)) or None
+        The labels as codes (-1 where missing or wrong), as objects (NaN there) and the
+        problems, ``MISSING_VALUE`` included whether or not the column is required; ``None``
+        for a column of another kind (booleans, mixed types), which ``_check_labels`` checks.
+    """
+    values: list[Any]
+    if isinstance(raw, np.ndarray) and raw.dtype.kind in "iuf":
+        factorized = Labels.from_array(raw.astype(np.float64, copy=False))
+        # Integer codes (MSSubClass) arrive as numbers, or as floats when a value is missing.
+        is_wrong = [not (math.isfinite(value) and value % 1 == 0) for value in factorized.values]
+        is_blank = [False] * len(is_wrong)
+        values = [None if bad else str(int(v)) for v, bad in zip(factorized.values, is_wrong)]
+    else:
+        text = _factorize_text(raw)
+        if text is None:
+            return None
+        factorized, values = text, text.values
+        is_wrong = [False] * len(values)
+        # Empty or whitespace-only strings, which CSV and form input use for "no value".
+        is_blank = [not value.strip() for value in values]
+    codes = factorized.codes
+    problems: list[tuple[ErrorKind, BoolArray]] = []
+    # Code -1 (missing) picks the trailing False of each per-value flag list.
+    is_missing = codes < 0
+    if any(is_blank):
+        is_missing |= np.array([*is_blank, False])[codes]
+    is_unusable = is_missing
+    if any(is_wrong):
+        is_wrong_type = np.array([*is_wrong, False])[codes]
+        problems.append((ErrorKind.WRONG_TYPE, is_wrong_type))
+        is_unusable = is_missing | is_wrong_type
+    if is_missing.any():
+        problems.append((ErrorKind.MISSING_VALUE, is_missing))
+    if is_unusable.any():
+        codes = np.where(is_unusable, -1, codes)
+    objects = np.empty(len(values) + 1, dtype=object)
+    objects[:-1] = values
+    objects[-1] = np.nan
+    # Code -1 (missing, blank or wrong) picks the trailing NaN.
+    return Labels(codes, list(values)), objects[codes], problems
+
+
+def _factorize_text(raw: Any) -> Labels | None:
+    """Codes of a column whose present values are all ``str``; ``None`` if one is not."""
+    if isinstance(raw, np.ndarray):
+        if raw.dtype != object:
+            return None
+        if pd.api.types.infer_dtype(raw, skipna=True) not in ("string", "empty"):
+            return None
+        return Labels.from_array(raw)
+    if not isinstance(raw.dtype, pd.StringDtype):
+        return None
+    if len(raw) <= SMALL_COLUMN:
+        raw = np.asarray(raw, dtype=object)  # a short column factorizes faster in Python
+    return Labels.from_array(raw)
 
 
 def _missing_column(
