@@ -34,7 +34,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.compose import TransformedTargetRegressor
-from sklearn.ensemble import HistGradientBoostingRegressor, VotingRegressor
+from sklearn.ensemble import (
+    GradientBoostingRegressor,
+    HistGradientBoostingRegressor,
+    VotingRegressor,
+)
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import ElasticNet, Lasso, LinearRegression, Ridge
 from sklearn.neighbors import KNeighborsRegressor
@@ -48,6 +52,7 @@ from regression_model.processing.features import Mapper, TemporalVariableTransfo
 from regression_model.processing.scoring import (
     ESTIMATORS,
     TRANSFORMERS,
+    TREE_WALK_MAX_ROWS,
     Labels,
     PipelineScorer,
     Table,
@@ -526,6 +531,26 @@ def test_compiled_estimators_match_their_predict(estimator: Any) -> None:
 
     assert class_path(estimator) in ESTIMATORS
     np.testing.assert_allclose(compile_estimator(estimator)(X), estimator.predict(X), rtol=RTOL)
+
+
+@pytest.mark.parametrize("n_rows", [1, 3, TREE_WALK_MAX_ROWS, TREE_WALK_MAX_ROWS + 1])
+def test_gradient_boosting_walks_its_trees_as_scikit_learn_does(n_rows: int) -> None:
+    """Check the numpy tree walk for a few rows, ties with thresholds included."""
+    # Given gradient boosting fitted on a few features
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(300, 5))
+    model = GradientBoostingRegressor(n_estimators=50, max_depth=3, loss="huber")
+    model.fit(X, X[:, 0] - 2 * X[:, 1] ** 2 + rng.normal(scale=0.1, size=300))
+
+    # When rows hold values equal to the trees' own thresholds (float32 rounding decides)
+    tree = model.estimators_[0, 0].tree_
+    splits = tree.feature >= 0
+    rows = rng.normal(size=(n_rows, 5))
+    rows[:, tree.feature[splits][0]] = tree.threshold[splits][0]
+
+    # Then the compiled form predicts what the model predicts
+    assert class_path(model) in ESTIMATORS
+    np.testing.assert_allclose(compile_estimator(model)(rows), model.predict(rows), rtol=RTOL)
 
 
 def test_linear_model_rejects_missing_values_as_scikit_learn_does() -> None:

@@ -44,6 +44,7 @@ and add the class to the per-step checks in ``tests/test_scoring.py``.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import math
 import warnings
@@ -64,6 +65,10 @@ AnyArray: TypeAlias = npt.NDArray[Any]
 # that is several times cheaper than pandas.factorize's fixed cost, and both give the same
 # codes for the same labels.
 SMALL_COLUMN = 16
+
+# A batch is scored this many rows at a time: enough that per-column costs are spread thin,
+# few enough that a chunk's model matrix (rows x features x 8 bytes) stays small.
+CHUNK_ROWS = 8192
 
 _NA_MESSAGE = (
     "Some of the variables in the dataset contain NaN. Check and remove those before using "
@@ -131,7 +136,7 @@ class Labels:
     @classmethod
     def from_array(cls, array: Any) -> Labels:
         """Factorize a column once: pandas' hash table for long columns, a dict for short."""
-        if isinstance(array, np.ndarray) and array.dtype == object and len(array) <= SMALL_COLUMN:
+        if isinstance(array, np.ndarray) and len(array) <= SMALL_COLUMN:
             index: dict[Any, int] = {}
             codes = [
                 -1 if _is_missing_label(value) else index.setdefault(value, len(index))
@@ -143,13 +148,15 @@ class Labels:
 
     @property
     def has_missing(self) -> bool:
-        return bool((self.codes < 0).any())
+        codes = self.codes
+        if len(codes) <= SMALL_COLUMN:
+            return -1 in codes.tolist()  # cheaper than a numpy reduction for a few rows
+        return bool((codes < 0).any())
 
     def fill_missing(self, label: Any) -> Labels:
-        is_missing = self.codes < 0
-        if not is_missing.any():
+        if not self.has_missing:
             return self
-        codes = np.where(is_missing, len(self.values), self.codes)
+        codes = np.where(self.codes < 0, len(self.values), self.codes)
         return Labels(codes, [*self.values, label])
 
     def lookup(self, mapping: Mapping[Any, Any]) -> FloatArray:
@@ -162,12 +169,6 @@ class Labels:
         numbers.append(on_missing)
         # Code -1 (missing) picks the last entry, the value for a missing label.
         return np.asarray(numbers, dtype=np.float64)[self.codes]
-
-    def equals(self, label: Any) -> AnyArray:
-        """0/1 (int64) for each row: whether its label equals ``label``."""
-        flags = [bool(value == label) for value in self.values]
-        flags.append(False)
-        return np.asarray(flags, dtype=np.int64)[self.codes]
 
     def to_objects(self) -> AnyArray:
         """The labels as an object array, NaN where missing."""
@@ -218,11 +219,12 @@ class Table:
         The number of rows.
     """
 
-    __slots__ = ("columns", "n_rows")
+    __slots__ = ("columns", "n_rows", "_names")
 
     def __init__(self, columns: dict[str, Column], n_rows: int) -> None:
         self.columns = columns
         self.n_rows = n_rows
+        self._names: tuple[str, ...] | None = None
 
     @classmethod
     def from_frame(cls, frame: pd.DataFrame, labels: Mapping[str, Labels] | None = None) -> Table:
@@ -245,7 +247,9 @@ class Table:
 
     @property
     def names(self) -> tuple[str, ...]:
-        return tuple(self.columns)
+        if self._names is None:  # every step compares them: build the tuple once
+            self._names = tuple(self.columns)
+        return self._names
 
     def numeric(self, name: str) -> AnyArray:
         """A numeric column; a text column here means the step was compiled for other data."""
@@ -275,6 +279,19 @@ class Table:
         columns = {name: col for name, col in self.columns.items() if name not in dropped}
         return Table(columns, self.n_rows)
 
+    def slice(self, start: int, stop: int) -> Table:
+        """Rows ``start`` to ``stop`` (exclusive), as views."""
+        stop = min(stop, self.n_rows)
+        columns: dict[str, Column] = {
+            name: (
+                Labels(col.codes[start:stop], col.values)
+                if isinstance(col, Labels)
+                else col[start:stop]
+            )
+            for name, col in self.columns.items()
+        }
+        return Table(columns, max(stop - start, 0))
+
     def take(self, rows: BoolArray) -> Table:
         columns: dict[str, Column] = {
             name: col.take(rows) if isinstance(col, Labels) else col[rows]
@@ -284,10 +301,11 @@ class Table:
 
     def to_matrix(self, names: Sequence[str]) -> FloatArray:
         """The named numeric columns as one float64 matrix, in that order."""
-        # Fortran order: each column is written contiguously.
-        matrix = np.empty((self.n_rows, len(names)), dtype=np.float64, order="F")
-        for position, name in enumerate(names):
-            matrix[:, position] = self.numeric(name)
+        columns = [self.columns[name] for name in names]
+        if not all(_is_numeric(column) for column in columns):
+            raise NotCompiled("a column of the matrix is not numeric")
+        # One C loop over the columns; the transpose is Fortran-ordered, column by column.
+        matrix: FloatArray = np.array(columns, dtype=np.float64).reshape(len(names), -1).T
         return matrix
 
     def to_frame(self) -> pd.DataFrame:
@@ -377,8 +395,12 @@ def _expect_table(state: State, names_in: tuple[str, ...] | None) -> Table:
     return state
 
 
-def _expect_matrix(state: State, step: Any) -> FloatArray:
-    """The float64 matrix a scikit-learn step would make from the state, as a copy we own."""
+def _expect_matrix(state: State, step: Any, *, is_written: bool) -> FloatArray:
+    """The float64 matrix a scikit-learn step would make from the state.
+
+    A table becomes a new matrix. An array is copied only if the step writes to it
+    (``is_written``): it may be the caller's, or another step's output still in use.
+    """
     names_in = _names_in(step)
     if isinstance(state, Table):
         if names_in is None or state.names != names_in:
@@ -388,17 +410,24 @@ def _expect_matrix(state: State, step: Any) -> FloatArray:
         raise NotCompiled("array does not match the fit")
     if state.dtype.kind not in "biuf":
         raise NotCompiled("non-numeric array")
-    return np.array(state, dtype=np.float64, order="F")
+    if is_written:
+        return np.array(state, dtype=np.float64, order="F")
+    return np.asarray(state, dtype=np.float64)
+
+
+def _has_nan(column: AnyArray) -> bool:
+    if column.dtype.kind != "f":
+        return False  # integers and booleans hold no NaN
+    if len(column) <= SMALL_COLUMN:
+        return any(value != value for value in column.tolist())  # NaN alone is not itself
+    return bool(np.isnan(column).any())
 
 
 def _fill_nan(column: AnyArray, value: Any) -> AnyArray:
-    if column.dtype.kind != "f":
-        return column  # integers and booleans hold no NaN
-    is_missing = np.isnan(column)
-    if not is_missing.any():
+    if not _has_nan(column):
         return column
     filled = column.copy()
-    filled[is_missing] = value
+    filled[np.isnan(column)] = value
     return filled
 
 
@@ -418,9 +447,10 @@ def _check_no_missing(columns: Iterable[Column], message: str) -> None:
 def _check_finite_numbers(table: Table, names: Sequence[str]) -> list[AnyArray]:
     """feature-engine's numerical-transformer checks: no NaN, then no infinity."""
     columns = [table.numeric(name) for name in names]
-    if any(np.isnan(column).any() for column in columns if column.dtype.kind == "f"):
+    if any(_has_nan(column) for column in columns):
         raise ValueError(_NA_MESSAGE)
-    if any(np.isinf(column).any() for column in columns if column.dtype.kind == "f"):
+    floats = [column for column in columns if column.dtype.kind == "f"]
+    if floats and np.isinf(np.array(floats)).any():
         raise ValueError(_INF_MESSAGE)
     return columns
 
@@ -562,10 +592,66 @@ def _compile_mapping_encoder(step: Any) -> StepFunction:
     return run
 
 
+def _first_equal(label: Any, categories: Sequence[Any]) -> int | None:
+    return next((j for j, category in enumerate(categories) if bool(label == category)), None)
+
+
+class _OneHot:
+    """One-hot rows for labels: each distinct label is placed once, rows gathered by code.
+
+    Parameters
+    ----------
+    categories : sequence
+        The categories, in output column order.
+    dtype : numpy dtype
+        The output's dtype.
+    place : callable
+        The position of a label among the categories, or None if it is none of them.
+    on_missing : int or None, default=None
+        The position of a missing value, or None (no category is set).
+    """
+
+    def __init__(
+        self,
+        categories: Sequence[Any],
+        dtype: Any,
+        place: Callable[[Any], int | None],
+        on_missing: int | None = None,
+    ) -> None:
+        self.n_categories = len(categories)
+        # Row j is category j; the extra last row, all zeros, is for "none of them".
+        self._rows = np.vstack(
+            [np.eye(self.n_categories, dtype=dtype), np.zeros((1, self.n_categories), dtype)]
+        )
+        self._place = place
+        self._on_missing = self.n_categories if on_missing is None else on_missing
+
+    def positions(self, labels: Labels) -> CodeArray:
+        """Each row's category position; ``n_categories`` where it has none."""
+        placed = [self._place(value) for value in labels.values]
+        index = [self.n_categories if j is None else j for j in placed]
+        index.append(self._on_missing)  # code -1 picks this last entry
+        positions: CodeArray = np.asarray(index, dtype=np.intp)[labels.codes]
+        return positions
+
+    def encode(self, labels: Labels, positions: CodeArray | None = None) -> AnyArray:
+        """The one-hot matrix, rows by columns: one fancy index, not one pass per category."""
+        rows: AnyArray = self._rows[self.positions(labels) if positions is None else positions]
+        return rows
+
+
 @compiles("feature_engine.encoding.one_hot.OneHotEncoder")
-def _compile_one_hot_encoder(step: Any) -> StepFunction:
+def _compile_one_hot_encoder(step: Any) -> StepFunction | None:
     categories = {name: list(step.encoder_dict_[name]) for name in step.variables_}
+    if any(len(set(found)) != len(found) for found in categories.values()):
+        return None  # categories equal to each other (1 and True): leave == to pandas
     names_in = _names_in(step)
+
+    # feature-engine compares with ==: a label matches the first category equal to it.
+    encoders = {
+        name: _OneHot(found, np.int64, functools.partial(_first_equal, categories=found))
+        for name, found in categories.items()
+    }
 
     def run(state: State) -> State:
         table = _expect_table(state, names_in)
@@ -573,8 +659,8 @@ def _compile_one_hot_encoder(step: Any) -> StepFunction:
         _check_no_missing(columns.values(), _NA_MESSAGE)
         dummies: dict[str, Column] = {}
         for name, column in columns.items():
-            for category in categories[name]:
-                dummies[f"{name}_{category}"] = column.equals(category)
+            rows = encoders[name].encode(column)
+            dummies.update(zip([f"{name}_{category}" for category in categories[name]], rows.T))
         remaining = table.drop(categories)
         if any(dummy in remaining.columns for dummy in dummies) or len(dummies) != sum(
             map(len, categories.values())
@@ -645,35 +731,28 @@ def _compile_wrapped_one_hot_encoder(
     categories = [list(found) for found in encoder.categories_]
     if len(names_out) != sum(map(len, categories)):
         return None
-    # The position of each category, and of NaN if fit saw it (scikit-learn keeps it last).
-    positions = [
-        {value: j for j, value in enumerate(found) if not _is_missing_label(value)}
-        for found in categories
-    ]
-    missing_positions = [
-        next((j for j, value in enumerate(found) if _is_missing_label(value)), -1)
-        for found in categories
-    ]
+    encoders = []
+    for found in categories:
+        # scikit-learn looks labels up in a dict of its categories, NaN (kept last) aside.
+        places = {value: j for j, value in enumerate(found) if not _is_missing_label(value)}
+        on_missing = next((j for j, value in enumerate(found) if _is_missing_label(value)), None)
+        encoders.append(_OneHot(found, encoder.dtype, places.get, on_missing))
     is_unknown_an_error = encoder.handle_unknown == "error"
-    dtype = encoder.dtype
+    names_by_variable = []
+    start = 0
+    for found in categories:
+        names_by_variable.append(names_out[start : start + len(found)])
+        start += len(found)
 
     def run(state: State) -> State:
         table = _expect_table(state, names_in)
         dummies: dict[str, Column] = {}
-        names = iter(names_out)
-        for variable, position, on_missing, found in zip(
-            variables, positions, missing_positions, categories
-        ):
+        for variable, one_hot, names in zip(variables, encoders, names_by_variable):
             labels = table.labels(variable)
-            index = [position.get(value, -1) for value in labels.values]
-            index.append(on_missing)
-            category = np.asarray(index, dtype=np.intp)[labels.codes]
-            if is_unknown_an_error and (category < 0).any():
+            positions = one_hot.positions(labels)
+            if is_unknown_an_error and (positions == one_hot.n_categories).any():
                 raise NotCompiled("unknown category")  # the encoder words the error
-            # One comparison per variable, not per category: row i, column j is category j.
-            one_hot = (category[:, np.newaxis] == np.arange(len(found))).astype(dtype)
-            for j in range(len(found)):
-                dummies[next(names)] = one_hot[:, j]
+            dummies.update(zip(names, one_hot.encode(labels, positions).T))
         remaining = table.drop(variables)
         if any(name in remaining.columns for name in dummies):
             raise NotCompiled("a dummy column's name is taken")
@@ -742,6 +821,7 @@ def _compile_log_transformer(step: Any) -> StepFunction:
     shifts = [
         offsets.get(name, np.nan) if isinstance(offsets, Mapping) else offsets for name in variables
     ]
+    offsets_column = np.array(shifts, dtype=np.float64).reshape(-1, 1)
     log = np.log if step.base == "e" else np.log10
     has_offset = hasattr(step, "C_")
     names_in = _names_in(step)
@@ -749,19 +829,16 @@ def _compile_log_transformer(step: Any) -> StepFunction:
     def run(state: State) -> State:
         table = _expect_table(state, names_in)
         columns = _check_finite_numbers(table, variables)
-        shifted = [column + shift for column, shift in zip(columns, shifts)]
-        if any((values <= 0).any() for values in shifted):
+        # All variables at once: one row of the block per variable.
+        shifted = np.array(columns, dtype=np.float64).reshape(len(columns), -1) + offsets_column
+        if (shifted <= 0).any():
             raise ValueError(
                 "Some variables contain zero or negative values after adding constant C, "
                 "can't apply log."
                 if has_offset
                 else "Some variables contain zero or negative values, can't apply log"
             )
-        updates: dict[str, Column] = {
-            name: log(column.astype(np.float64) + shift)
-            for name, column, shift in zip(variables, columns, shifts)
-        }
-        return table.replace(updates)
+        return table.replace(dict(zip(variables, log(shifted))))
 
     return run
 
@@ -902,7 +979,7 @@ def _scaler(step: Any, scale: Callable[[FloatArray], None]) -> StepFunction:
         output = _transform_output(step)
         if output not in ("default", "pandas"):
             raise NotCompiled(f"{output} output")
-        matrix = _expect_matrix(state, step)
+        matrix = _expect_matrix(state, step, is_written=True)
         if np.isinf(matrix).any():
             raise ValueError("Input X contains infinity or a value too large for dtype('float64').")
         scale(matrix)
@@ -1014,7 +1091,7 @@ def _compile_linear_model(estimator: Any) -> EstimatorFunction | None:
         return None  # several targets: leave them to the model
 
     def run(state: State) -> FloatArray:
-        matrix = _expect_matrix(state, estimator)
+        matrix = _expect_matrix(state, estimator, is_written=False)
         # scikit-learn's check_array rejects NaN and infinity before predicting.
         if not np.isfinite(matrix).all():
             raise ValueError("Input X contains NaN or infinity.")
@@ -1050,6 +1127,62 @@ def _compile_transformed_target_regressor(estimator: Any) -> EstimatorFunction:
         if squeeze and result.ndim == 2 and result.shape[1] == 1:
             result = result.squeeze(axis=1)
         return result.astype(np.float64, copy=False)
+
+    return run
+
+
+# Up to this many rows, gradient boosting walks its trees in numpy: a web request's one
+# house then skips scikit-learn's per-call checks (about 0.5 ms for 1,000 trees here). For
+# more rows, scikit-learn's compiled loop over rows is faster, and runs instead.
+TREE_WALK_MAX_ROWS = 8
+
+
+@compiles_estimator("sklearn.ensemble._gb.GradientBoostingRegressor")
+def _compile_gradient_boosting(estimator: Any) -> EstimatorFunction | None:
+    """Gradient-boosted trees for a few rows: all trees walked level by level at once."""
+    stages = estimator.estimators_
+    init = estimator.init_
+    if stages.ndim != 2 or stages.shape[1] != 1:
+        return None
+    if not (init == "zero" or class_path(init) == "sklearn.dummy.DummyRegressor"):
+        return None  # an initial model that depends on X: leave it to the estimator
+    n_features = estimator.n_features_in_
+    # What the initial model predicts is a constant; the estimator computes it for us.
+    start = np.asarray(
+        estimator._raw_predict_init(np.zeros((1, n_features), dtype=np.float32)), np.float64
+    ).ravel()[0]
+    trees = [stage.tree_ for stage in stages[:, 0]]
+    offsets = np.cumsum([0] + [tree.node_count for tree in trees])[:-1]
+    roots = offsets.astype(np.intp)
+    # All trees' nodes in one set of arrays; children become indices into them (-1: leaf).
+    left = np.concatenate(
+        [np.where(t.children_left < 0, -1, t.children_left + o) for t, o in zip(trees, offsets)]
+    ).astype(np.intp)
+    right = np.concatenate(
+        [np.where(t.children_right < 0, -1, t.children_right + o) for t, o in zip(trees, offsets)]
+    ).astype(np.intp)
+    feature = np.concatenate([np.maximum(t.feature, 0) for t in trees]).astype(np.intp)
+    threshold = np.concatenate([t.threshold for t in trees])
+    value = np.concatenate([t.value[:, 0, 0] for t in trees])
+    depth = max(tree.max_depth for tree in trees)
+    learning_rate = float(estimator.learning_rate)
+
+    def run(state: State) -> FloatArray:
+        if isinstance(state, Table) or len(state) > TREE_WALK_MAX_ROWS:
+            raise NotCompiled("a table, or enough rows for scikit-learn's own loop")
+        matrix = _expect_matrix(state, estimator, is_written=False)
+        if not np.isfinite(matrix).all():
+            raise NotCompiled("non-finite input")  # scikit-learn words the error
+        # The trees compare float32 features (scikit-learn's dtype) with float64 thresholds.
+        features = matrix.astype(np.float32)
+        rows = np.arange(len(features))[:, np.newaxis]
+        node = np.broadcast_to(roots, (len(features), len(roots)))
+        for _ in range(depth):
+            goes_left = features[rows, feature[node]] <= threshold[node]
+            child = np.where(goes_left, left[node], right[node])
+            node = np.where(child < 0, node, child)  # a leaf stays where it is
+        prediction: FloatArray = start + (learning_rate * value[node]).sum(axis=1)
+        return prediction
 
     return run
 
@@ -1147,8 +1280,23 @@ class PipelineScorer:
         ndarray of float64
             One prediction per (selected) row.
         """
-        state: State = Table.from_frame(X, labels) if isinstance(X, pd.DataFrame) else np.asarray(X)
+        data: State = Table.from_frame(X, labels) if isinstance(X, pd.DataFrame) else np.asarray(X)
+        n_rows = data.n_rows if isinstance(data, Table) else len(data)
+        if n_rows <= CHUNK_ROWS:
+            return self._predict_chunk(data, rows)
+        # Rows are scored independently, so a large batch goes through in chunks: the
+        # widest intermediate (the model matrix) then takes memory for one chunk only.
+        chunks = []
+        for start in range(0, n_rows, CHUNK_ROWS):
+            stop = min(start + CHUNK_ROWS, n_rows)
+            chunk = data.slice(start, stop) if isinstance(data, Table) else data[start:stop]
+            chunks.append(self._predict_chunk(chunk, None if rows is None else rows[start:stop]))
+        return np.concatenate(chunks)
+
+    def _predict_chunk(self, state: State, rows: BoolArray | None) -> FloatArray:
         if rows is not None and not rows.all():
+            if not rows.any():
+                return np.empty(0)
             state = state.take(rows) if isinstance(state, Table) else state[rows]
         for step in self.steps:
             state = step(state)

@@ -1,0 +1,125 @@
+"""Validation's shortcuts for speed give exactly what the plain pandas route gives.
+
+tests/test_validation.py pins validation's behaviour; this file pins that each shortcut taken
+for speed (a one-record frame built by blocks, labels checked value by value for a few rows,
+the output frame assembled from two blocks) is indistinguishable from the route it replaces.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from regression_model.config.core import Config, InputSchema
+from regression_model.predict import PredictionResult
+from regression_model.processing.scoring import SMALL_COLUMN
+from regression_model.processing.validation import to_frame, validate_records
+
+
+@pytest.fixture(scope="module")
+def schema(config: Config) -> InputSchema:
+    return config.model.inputs
+
+
+scalars = st.one_of(
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.integers(min_value=-(2**70), max_value=2**70),
+    st.text(max_size=5),
+    st.none(),
+    st.booleans(),
+    st.sampled_from([np.float64(1.5), np.int64(7), np.str_("Pave"), pd.NA, [1, 2]]),
+)
+
+
+@given(record=st.dictionaries(st.sampled_from(["LotArea", "Street", "a", "b", "c"]), scalars))
+def test_one_record_frame_equals_pandas_own(record: dict[str, Any]) -> None:
+    """Check the block-built one-record frame against ``pd.DataFrame([record])``."""
+    if any(isinstance(value, list) for value in record.values()):
+        return  # a list is a column, not a record value: to_frame rejects the mix
+    pd.testing.assert_frame_equal(to_frame(record), pd.DataFrame([record]))
+
+
+def test_one_record_of_a_house_keeps_pandas_dtypes(test_records: pd.DataFrame) -> None:
+    # Given a house as a record dict of Python floats, ints and strings
+    record: dict[str, Any] = test_records.to_dict(orient="records")[0]  # type: ignore[assignment]
+
+    # When it becomes a frame
+    frame = to_frame(record)
+
+    # Then it is pandas' own frame, text in pandas' text dtype
+    pd.testing.assert_frame_equal(frame, pd.DataFrame([record]))
+    assert isinstance(frame["Street"].dtype, pd.StringDtype)
+    assert frame["LotArea"].dtype == np.int64
+
+
+label_values = st.one_of(
+    st.sampled_from(["Pave", "Grvl", "", "   ", " Pave "]),
+    st.text(max_size=3),
+    st.none(),
+    st.just(np.nan),
+)
+code_values = st.one_of(
+    st.sampled_from([20.0, 60.0, 20.5, np.inf, -np.inf, np.nan, 1e20, -0.0]),
+    st.floats(allow_nan=True, allow_infinity=True),
+)
+
+
+@given(
+    text=st.lists(label_values, min_size=1, max_size=6),
+    codes=st.lists(code_values, min_size=1, max_size=6),
+    as_string_dtype=st.booleans(),
+)
+def test_few_rows_and_many_rows_validate_alike(
+    test_records: pd.DataFrame,
+    schema: InputSchema,
+    text: list[Any],
+    codes: list[float],
+    as_string_dtype: bool,
+) -> None:
+    """Check labels checked value by value (few rows) against the vectorised route."""
+    # Given a few houses with arbitrary labels in a text column and a code column
+    n = min(len(text), len(codes))
+    few = test_records.head(n).reset_index(drop=True)
+    few["Street"] = pd.Series(text[:n], dtype="string" if as_string_dtype else object)
+    few["MSSubClass"] = np.array(codes[:n], dtype=np.float64)
+    many = pd.concat([few] * (SMALL_COLUMN // n + 1), ignore_index=True)
+    assert len(few) <= SMALL_COLUMN < len(many)
+
+    # When both are validated
+    short, long = (validate_records(records=r, schema=schema) for r in (few, many))
+
+    # Then the few rows come out exactly as the same rows among many
+    pd.testing.assert_frame_equal(short.frame, long.frame.head(n))
+    assert short.is_valid.tolist() == long.is_valid[:n].tolist()
+    assert [(e.row, e.column, e.kind, e.message) for e in short.errors] == [
+        (e.row, e.column, e.kind, e.message) for e in long.errors if e.row < n
+    ]
+    for name in ("Street", "MSSubClass"):
+        assert short.labels[name].to_objects().tolist() == pytest.approx(
+            short.frame[name].tolist(), nan_ok=True
+        )
+
+
+def test_frame_from_blocks_equals_concatenation(
+    monkeypatch: pytest.MonkeyPatch, raw_records: pd.DataFrame, schema: InputSchema
+) -> None:
+    """Check the two-block frame against the concatenation used without pandas' API for it."""
+    by_blocks = validate_records(records=raw_records, schema=schema).frame
+    monkeypatch.delattr("pandas.api.internals.create_dataframe_from_blocks")
+    by_concat = validate_records(records=raw_records, schema=schema).frame
+    pd.testing.assert_frame_equal(by_blocks, by_concat)
+
+
+def test_result_counts_a_nan_price_as_a_price() -> None:
+    """Check the numpy row check: NaN is a (bad) price, None is no price."""
+    error = {"row": 0, "column": None, "kind": "missing_value", "message": "x"}
+    assert PredictionResult(predictions=[None, float("nan")], errors=[error], version="1")
+    with pytest.raises(ValueError, match=r"not both or neither: \[0, 1\]"):
+        PredictionResult(
+            predictions=[None, float("nan")], errors=[{**error, "row": 1}], version="1"
+        )
