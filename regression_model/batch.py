@@ -23,6 +23,9 @@ if TYPE_CHECKING:
 
 PREDICTION_COLUMN = "prediction"
 ERROR_COLUMN = "error"
+# A nullable string column, NA where a row was scored. Not object: Dask cannot infer an Arrow
+# type from an object column's meta, so to_parquet would fail on the scored frame.
+ERROR_DTYPE = pd.StringDtype()
 OUTPUT_COLUMNS = (PREDICTION_COLUMN, ERROR_COLUMN)
 # Joins the messages of a row with more than one error into its one error cell.
 ERROR_SEPARATOR = "; "
@@ -101,7 +104,7 @@ def score_frame(*, input_data: pd.DataFrame) -> pd.DataFrame:
     DataFrame
         Every input column and the input index, unchanged and in order, then
         ``prediction`` (float64, the sale price in dollars, NaN where the row has errors)
-        and ``error`` (object: the row's messages joined with ``"; "``, None when scored).
+        and ``error`` (string: the row's messages joined with ``"; "``, NA when scored).
 
     Raises
     ------
@@ -116,15 +119,33 @@ def score_frame(*, input_data: pd.DataFrame) -> pd.DataFrame:
     >>> scored = score_frame(input_data=houses)
     >>> list(scored.columns[-2:]), len(scored)
     (['prediction', 'error'], 3)
-    >>> scored["error"].tolist()
-    [None, None, None]
+    >>> bool(scored["error"].isna().all())
+    True
     """
     check_no_output_columns(columns=input_data.columns)
-    scored = score_rows(input_data=input_data)
+    return attach_scores(input_data=input_data, scores=score_rows(input_data=input_data))
+
+
+def attach_scores(*, input_data: pd.DataFrame, scores: ScoredRows) -> pd.DataFrame:
+    """``input_data`` with ``scores`` as its ``prediction`` and ``error`` columns.
+
+    Parameters
+    ----------
+    input_data : DataFrame
+        The rows that were scored, or another view of them with the same rows in the same
+        order (the command line attaches the scores to the CSV's cells as text).
+    scores : ScoredRows
+        The outcome of ``score_rows``, aligned with ``input_data`` by position.
+
+    Returns
+    -------
+    DataFrame
+        As described in ``score_frame``.
+    """
     return input_data.assign(
         **{
-            PREDICTION_COLUMN: pd.Series(scored.prices, index=input_data.index),
-            ERROR_COLUMN: pd.Series(scored.errors, index=input_data.index, dtype=object),
+            PREDICTION_COLUMN: pd.Series(scores.prices, index=input_data.index),
+            ERROR_COLUMN: pd.Series(scores.errors, index=input_data.index, dtype=ERROR_DTYPE),
         }
     )
 
@@ -149,7 +170,7 @@ def predict_dask(*, input_data: dd.DataFrame) -> dd.DataFrame:
     -------
     dask.dataframe.DataFrame
         The input's columns, index and partitions, plus ``prediction`` (float64) and
-        ``error`` (object) as in ``score_frame``. Nothing runs until it is computed.
+        ``error`` (string) as in ``score_frame``. Nothing runs until it is computed.
 
     Raises
     ------
@@ -177,7 +198,7 @@ def predict_dask(*, input_data: dd.DataFrame) -> dd.DataFrame:
     meta = make_meta(input_data).assign(  # type: ignore[no-untyped-call]
         **{
             PREDICTION_COLUMN: pd.Series(dtype="float64"),
-            ERROR_COLUMN: pd.Series(dtype=object),
+            ERROR_COLUMN: pd.Series(dtype=ERROR_DTYPE),
         }
     )
     scored: dd.DataFrame = input_data.map_partitions(  # type: ignore[no-untyped-call]

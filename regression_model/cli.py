@@ -7,8 +7,9 @@ be loaded; 2 for a mistake in the command (a missing, unreadable or unknown kind
 output that exists without ``--overwrite``). Every failure prints one line on stderr.
 
 Files are read and written in chunks of ``--chunk-size`` rows, so memory does not grow with
-the file. CSV files are read as text and their cells are written back unchanged (cells pandas
-reads as missing, such as ``NA``, come back empty); validation turns text into numbers.
+the file. The model sees a CSV file's values typed as ``pd.read_csv`` types them, and the
+output gets its cells back unchanged, as text (cells pandas reads as missing, such as ``NA``,
+come back empty). Parquet columns pass through with their Arrow types.
 """
 
 from __future__ import annotations
@@ -113,16 +114,24 @@ def _reading(path: Path) -> Iterator[None]:
 
 
 def _csv_chunks(
-    path: Path, *, chunk_size: int, on_progress: Callable[[int], None] = lambda done: None
+    path: Path,
+    *,
+    chunk_size: int,
+    as_text: bool,
+    on_progress: Callable[[int], None] = lambda done: None,
 ) -> Iterator[pd.DataFrame]:
-    """The rows of a CSV file in chunks, every cell as text (or NaN where missing).
+    """The rows of a CSV file in chunks; ``on_progress`` gets the number of bytes read so far.
 
-    Every column is read as text so that each chunk has the same dtypes whatever values it
-    happens to hold, and cells are written back as they were read. ``on_progress`` gets the
-    number of bytes read so far.
+    With ``as_text``, every cell is read as text (NaN where missing), so every chunk has the
+    same dtypes whatever values it holds and cells can be written back as they were read.
+    Without it, pandas infers each chunk's dtypes as ``pd.read_csv`` does for a whole file.
     """
     with _reading(path), path.open("rb") as handle:
-        with pd.read_csv(handle, dtype=object, chunksize=chunk_size) as reader:
+        dtype = object if as_text else None
+        # low_memory=False: infer each column's dtype from the whole chunk, never from parts
+        # of it, which could mix numbers and text in one column (pandas' DtypeWarning).
+        reader = pd.read_csv(handle, dtype=dtype, chunksize=chunk_size, low_memory=False)
+        with reader:
             for chunk in reader:
                 on_progress(handle.tell())
                 yield chunk
@@ -162,7 +171,7 @@ def _parquet_schema(path: Path) -> pa.Schema:
 
 def _frames(path: Path, *, file_format: TableFormat, chunk_size: int) -> Iterator[pd.DataFrame]:
     if file_format is TableFormat.CSV:
-        yield from _csv_chunks(path, chunk_size=chunk_size)
+        yield from _csv_chunks(path, chunk_size=chunk_size, as_text=False)
     else:
         for batch in _parquet_batches(path, chunk_size=chunk_size):
             yield _arrow_to_frame(batch)
@@ -208,20 +217,26 @@ def _replacing(destination: Path) -> Iterator[Path]:
 def _predict_csv(
     source: Path, partial: Path, *, chunk_size: int, show_progress: bool
 ) -> tuple[int, int]:
-    from regression_model.batch import ERROR_COLUMN, OUTPUT_COLUMNS, score_frame
+    from regression_model.batch import OUTPUT_COLUMNS, attach_scores, score_rows
 
     n_rows = n_errors = 0
     header = pd.DataFrame(columns=[*_csv_columns(source), *OUTPUT_COLUMNS])
     with _progress_bar(total=source.stat().st_size, is_shown=show_progress) as advance:
+        # The file is parsed twice, in step, chunk for chunk: the model gets numbers typed as
+        # pd.read_csv types them, which it validates much faster than text, and the output
+        # gets the cells as text, unchanged and with the same dtypes in every chunk.
+        cells = _csv_chunks(source, chunk_size=chunk_size, as_text=True, on_progress=advance)
+        typed = _csv_chunks(source, chunk_size=chunk_size, as_text=False)
         # "x": the name was just drawn at random; never write into a file someone else made.
         with partial.open("x", newline="", encoding="utf-8") as out:
             # The header goes first, so that a file with no rows still gets one.
             header.to_csv(out, index=False)
-            for chunk in _csv_chunks(source, chunk_size=chunk_size, on_progress=advance):
-                scored = score_frame(input_data=chunk)
+            for cells_chunk, typed_chunk in zip(cells, typed, strict=True):
+                scores = score_rows(input_data=typed_chunk)
+                scored = attach_scores(input_data=cells_chunk, scores=scores)
                 scored.to_csv(out, header=False, index=False)
-                n_rows += len(chunk)
-                n_errors += int(scored[ERROR_COLUMN].notna().sum())
+                n_rows += len(cells_chunk)
+                n_errors += scores.n_rows_with_errors
     return n_rows, n_errors
 
 
