@@ -137,7 +137,7 @@ class _PeakRss:
         return self
 
     def _sample(self) -> None:
-        import psutil  # type: ignore[import-untyped]
+        import psutil  # type: ignore[import-untyped,unused-ignore]
 
         process = psutil.Process()
         while self._sampling:
@@ -167,7 +167,7 @@ def _current_rss() -> int:
     try:
         return _status_bytes("VmRSS")
     except (OSError, RuntimeError):
-        import psutil  # type: ignore[import-untyped]
+        import psutil  # type: ignore[import-untyped,unused-ignore]
 
         return int(psutil.Process().memory_info().rss)
 
@@ -190,6 +190,7 @@ def measure_batch() -> Result:
         del result
     best = min(timings)
     return {
+        **_model_description(),
         "rows": len(batch),
         "rows_priced": n_priced,
         "best_s": best,
@@ -198,6 +199,19 @@ def measure_batch() -> Result:
         "peak_rss_growth_mb": max(growths),
         "memory_method": memory.method,
     }
+
+
+def _model_description() -> Result:
+    """What the batch scored with: the final estimator, and steps without a compiled form."""
+    from regression_model import predict
+
+    description: Result = {"steps": [name for name, _ in predict._trained_pipeline().steps]}
+    description["estimator"] = repr(predict._trained_pipeline().steps[-1][1]).replace("\n", "")
+    description["estimator"] = " ".join(description["estimator"].split())
+    scorer = getattr(predict, "_trained_scorer", None)  # absent before the compiled scorer
+    if scorer is not None:
+        description["fallback_steps"] = scorer().fallback_steps
+    return description
 
 
 def measure_bare_pipeline() -> Result:

@@ -55,6 +55,8 @@ def machine() -> dict[str, Any]:
         "nproc": os.cpu_count(),
         "cpu_model": cpu_model,
         "platform": platform.platform(),
+        # Other work on the machine skews timings: the load when the run started says how much.
+        "load_average_1_5_15": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
         "versions": versions,
         # These change which OpenBLAS kernel numpy runs (see the environment notes).
         "openblas_env": {
