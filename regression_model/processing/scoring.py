@@ -118,6 +118,11 @@ def _is_missing_label(value: object) -> bool:
     return value is None or pd.isna(scalar) is True
 
 
+def missing_entry(mapping: Mapping[Any, Any]) -> Any:
+    """What ``Series.map(mapping)`` gives a missing value: the entry of a NaN key, or NaN."""
+    return next((v for k, v in mapping.items() if _is_missing_label(k)), np.nan)
+
+
 @dataclass(frozen=True)
 class Labels:
     """A text (or any non-numeric) column as integer codes into its distinct labels.
@@ -159,12 +164,15 @@ class Labels:
         codes = np.where(self.codes < 0, len(self.values), self.codes)
         return Labels(codes, [*self.values, label])
 
-    def lookup(self, mapping: Mapping[Any, Any]) -> FloatArray:
+    def lookup(self, mapping: Mapping[Any, Any], on_missing: Any = None) -> FloatArray:
         """Numbers from ``mapping``, as ``Series.map`` gives them: NaN for a label not in it.
 
-        A missing value gets the mapping's entry for a NaN key if it has one, else NaN.
+        A missing value gets ``on_missing``; by default, the mapping's entry for a NaN key
+        if it has one, else NaN (pass ``missing_entry(mapping)``, found once, when calling
+        this for every batch).
         """
-        on_missing = next((v for k, v in mapping.items() if _is_missing_label(k)), np.nan)
+        if on_missing is None:
+            on_missing = missing_entry(mapping)
         numbers = [mapping.get(value, np.nan) for value in self.values]
         numbers.append(on_missing)
         # Code -1 (missing) picks the last entry, the value for a missing label.
@@ -302,7 +310,8 @@ class Table:
     def to_matrix(self, names: Sequence[str]) -> FloatArray:
         """The named numeric columns as one float64 matrix, in that order."""
         columns = [self.columns[name] for name in names]
-        if not all(_is_numeric(column) for column in columns):
+        ndarray = np.ndarray  # _is_numeric, inlined: this runs once per column per chunk
+        if not all(type(c) is ndarray and c.dtype.kind in "biuf" for c in columns):
             raise NotCompiled("a column of the matrix is not numeric")
         # One C loop over the columns; the transpose is Fortran-ordered, column by column.
         matrix: FloatArray = np.array(columns, dtype=np.float64).reshape(len(names), -1).T
@@ -563,6 +572,7 @@ def _compile_rare_label_encoder(step: Any) -> StepFunction:
 )
 def _compile_mapping_encoder(step: Any) -> StepFunction:
     mappings = {name: dict(mapping) for name, mapping in step.encoder_dict_.items()}
+    on_missing = {name: missing_entry(mapping) for name, mapping in mappings.items()}
     variables = list(step.variables_)
     unseen = step.unseen
     unseen_code = getattr(step, "_unseen", np.nan)  # what fit chose for unseen="encode"
@@ -574,7 +584,10 @@ def _compile_mapping_encoder(step: Any) -> StepFunction:
         columns = {name: table.labels(name) for name in {*variables, *mappings}}
         if is_missing_an_error:
             _check_no_missing((columns[name] for name in variables), _OPTIONAL_NA_MESSAGE)
-        encoded = {name: columns[name].lookup(mapping) for name, mapping in mappings.items()}
+        encoded = {
+            name: columns[name].lookup(mapping, on_missing[name])
+            for name, mapping in mappings.items()
+        }
         if unseen == "encode":
             encoded = {name: _fill_nan(numbers, unseen_code) for name, numbers in encoded.items()}
         else:
@@ -922,11 +935,14 @@ def _compile_temporal_variable_transformer(step: Any) -> StepFunction:
 def _compile_mapper(step: Any) -> StepFunction:
     variables = list(step.variables_)
     mappings = dict(step.mappings_)
+    on_missing = missing_entry(mappings)
     names_in = _names_in(step)
 
     def run(state: State) -> State:
         table = _expect_table(state, names_in)
-        return table.replace({name: table.labels(name).lookup(mappings) for name in variables})
+        return table.replace(
+            {name: table.labels(name).lookup(mappings, on_missing) for name in variables}
+        )
 
     return run
 

@@ -100,7 +100,7 @@ def to_frame(input_data: object) -> pd.DataFrame:
     if isinstance(input_data, pd.DataFrame):
         frame = input_data.reset_index(drop=True)
     elif isinstance(input_data, Mapping):
-        frame = _mapping_to_frame(input_data)
+        return _mapping_to_frame(input_data)  # a mapping's keys cannot repeat
     elif isinstance(input_data, Sequence) and not isinstance(input_data, (str, bytes)):
         if not all(isinstance(record, Mapping) for record in input_data):
             raise TypeError("input_data as a sequence must hold one mapping (record) per row.")
@@ -117,6 +117,8 @@ def to_frame(input_data: object) -> pd.DataFrame:
 
 
 def _is_column_values(value: object) -> bool:
+    if value is None or type(value) in (str, bytes, int, float, bool):
+        return False  # a record's usual values, decided without an abstract-class check
     return isinstance(value, (Sequence, np.ndarray, pd.Series)) and not isinstance(
         value, (str, bytes)
     )
@@ -181,7 +183,8 @@ def _simple_record_to_frame(record: dict[Any, Any]) -> pd.DataFrame | None:
         texts = pd.array(values[str], dtype=text_dtype)
         for i, position in enumerate(positions[str]):
             blocks.append((texts[i : i + 1], np.array([position], dtype=np.intp)))
-    frame: pd.DataFrame = create(blocks, index=pd.RangeIndex(1), columns=pd.Index(list(record)))
+    columns = _column_index(tuple(record))
+    frame: pd.DataFrame = create(blocks, index=pd.RangeIndex(1), columns=columns)
     return frame
 
 
@@ -211,27 +214,24 @@ def validate_records(*, records: pd.DataFrame, schema: InputSchema) -> Validated
     # Fortran order: each column is contiguous, and the block becomes the frame's float
     # block without a copy.
     numbers = np.empty((n_rows, len(numeric_names)), dtype=np.float64, order="F")
-    start = 0
-    for rule in schema.numeric.values():
-        stop = start + len(rule.columns)
-        is_checked_here = np.zeros(stop - start, dtype=bool)
-        for position, name in enumerate(rule.columns, start):
-            raw = raw_arrays.get(name)
-            if raw is None:
-                numbers[:, position] = np.nan
-                found.append(_missing_column(name, n_rows))
-            elif isinstance(raw, np.ndarray) and raw.dtype.kind in "iuf":
-                numbers[:, position] = raw
-                is_checked_here[position - start] = True
-            else:
-                series = _raw_series(records, name)
-                values, problems = _check_numeric(series, rule, is_required=name in required)
-                numbers[:, position] = values.to_numpy()
-                found.extend((name, mask, kind, raw, rule) for kind, mask in problems)
-        found.extend(
-            _check_number_block(numbers[:, start:stop], is_checked_here, rule, raw_arrays, required)
-        )
-        start = stop
+    rules = [rule for rule in schema.numeric.values() for _ in rule.columns]
+    is_checked_here = np.zeros(len(numeric_names), dtype=bool)
+    for position, (name, rule) in enumerate(zip(numeric_names, rules)):
+        raw = raw_arrays.get(name)
+        if raw is None:
+            numbers[:, position] = np.nan
+            found.append(_missing_column(name, n_rows))
+        elif isinstance(raw, np.ndarray) and raw.dtype.kind in "iuf":
+            numbers[:, position] = raw
+            is_checked_here[position] = True
+        else:
+            series = _raw_series(records, name)
+            values, problems = _check_numeric(series, rule, is_required=name in required)
+            numbers[:, position] = values.to_numpy()
+            found.extend((name, mask, kind, raw, rule) for kind, mask in problems)
+    found.extend(
+        _check_number_block(numbers, is_checked_here, numeric_names, rules, raw_arrays, required)
+    )
 
     text = np.empty((n_rows, len(schema.categorical)), dtype=object, order="F")
     labels: dict[str, Labels] = {}
@@ -320,36 +320,47 @@ def _raw_series(records: pd.DataFrame, name: str) -> pd.Series:
 def _check_number_block(
     block: FloatArray,
     is_checked_here: BoolArray,
-    rule: NumericRule,
+    names: Sequence[str],
+    rules: Sequence[NumericRule],
     raw_arrays: Mapping[str, Any],
     required: set[str],
 ) -> list[_Found]:
-    """The numeric rule's checks for all of its numeric-dtype columns at once.
+    """``_check_numeric``'s checks for every numeric-dtype column at once.
 
-    ``block`` holds the rule's columns as float64; only those flagged in
-    ``is_checked_here`` are checked (the others went through ``_check_numeric``). The kinds
-    are checked in ``_check_numeric``'s order, which is the order a cell's errors are listed.
+    ``block`` holds all numeric columns as float64, ``rules`` the rule of each; only the
+    columns flagged in ``is_checked_here`` are checked (the others went through
+    ``_check_numeric``). Each rule's bounds become a vector, so one comparison covers every
+    column. The kinds are checked in ``_check_numeric``'s order, which is the order a cell's
+    errors are listed in.
     """
     if not is_checked_here.any():
         return []
-    names = rule.columns
+    minimum = np.array([rule.minimum for rule in rules])
+    maximum = np.array([rule.maximum for rule in rules])
     is_infinite = np.isinf(block)
+    all_positions = np.arange(len(names))
+    # (kind, rows x columns mask, the block position of each mask column)
+    masks: list[tuple[ErrorKind, BoolArray, npt.NDArray[np.intp]]] = []
     with np.errstate(invalid="ignore"):
         finite = np.where(is_infinite, np.nan, block) if is_infinite.any() else block
-        masks = [
-            (ErrorKind.NOT_FINITE, is_infinite),
-            (ErrorKind.OUT_OF_RANGE, (finite < rule.minimum) | (finite > rule.maximum)),
-        ]
-        if rule.whole_numbers:
-            masks.append((ErrorKind.NOT_WHOLE_NUMBER, np.isfinite(finite) & (finite % 1 != 0)))
+        masks.append((ErrorKind.NOT_FINITE, is_infinite, all_positions))
+        masks.append(
+            (ErrorKind.OUT_OF_RANGE, (finite < minimum) | (finite > maximum), all_positions)
+        )
+        whole = np.flatnonzero([rule.whole_numbers for rule in rules] & is_checked_here)
+        if whole.size:
+            some = finite[:, whole]
+            masks.append((ErrorKind.NOT_WHOLE_NUMBER, np.isfinite(some) & (some % 1 != 0), whole))
     is_required = np.array([name in required for name in names])
     if is_required.any():
-        masks.append((ErrorKind.MISSING_VALUE, np.isnan(block) & is_required))
+        masks.append((ErrorKind.MISSING_VALUE, np.isnan(block) & is_required, all_positions))
     found: list[_Found] = []
-    for kind, mask in masks:
-        for position in np.flatnonzero(mask.any(axis=0) & is_checked_here).tolist():
+    for kind, mask, positions in masks:
+        has_problem = mask.any(axis=0) & is_checked_here[positions]
+        for column in np.flatnonzero(has_problem).tolist():
+            position = positions[column]
             name = names[position]
-            found.append((name, mask[:, position], kind, raw_arrays[name], rule))
+            found.append((name, mask[:, column], kind, raw_arrays[name], rules[position]))
     return found
 
 
@@ -422,7 +433,7 @@ def _check_short_labels(
     objects: list[Any] = []
     wrong: list[bool] = []
     # Numbers go through float64 first, as in _check_labels: str(int(v)) of the float.
-    values = raw.astype(np.float64).tolist() if is_numeric else list(raw)
+    values = raw.astype(np.float64).tolist() if is_numeric else _short_values(raw)
     for value in values:
         if is_numeric:
             is_missing = math.isnan(value)
@@ -447,6 +458,15 @@ def _check_short_labels(
         if any(is_missing_row):
             problems.append((ErrorKind.MISSING_VALUE, np.array(is_missing_row)))
     return Labels(np.array(codes, dtype=np.intp), list(index)), objects, problems
+
+
+def _short_values(raw: Any) -> list[Any]:
+    """A short column's values as Python objects (a missing one may come back as None)."""
+    if isinstance(raw.dtype, pd.StringDtype) and raw.dtype.storage == "pyarrow":
+        # pyarrow converts in one call; iterating pandas' wrapper costs 4 times as much.
+        values: list[Any] = raw.__arrow_array__().to_pylist()
+        return values
+    return list(raw)
 
 
 def _is_text_column(raw: Any) -> bool:
