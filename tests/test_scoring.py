@@ -48,6 +48,7 @@ from sklearn.preprocessing import OneHotEncoder as SklearnOneHotEncoder
 from sklearn.preprocessing import RobustScaler, StandardScaler
 
 from regression_model.config.core import Config
+from regression_model.processing import scoring
 from regression_model.processing.features import Mapper, TemporalVariableTransformer
 from regression_model.processing.scoring import (
     ESTIMATORS,
@@ -600,3 +601,197 @@ def test_column_arrays_has_a_public_fallback(
     assert len(fast) == len(slow) == labels_frame.shape[1]
     for a, b in zip(fast, slow):
         assert pd.Series(a).equals(pd.Series(b))
+
+
+# ---------------------------------------------------------------------------------------
+# Chunks, arrays and the compiled forms' own fallbacks
+# ---------------------------------------------------------------------------------------
+
+
+def test_batches_are_scored_in_chunks_with_rows_selected_per_chunk(
+    fitted_pipeline: Pipeline,
+    scorer: PipelineScorer,
+    config: Config,
+    test_records: pd.DataFrame,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Given 300 validated houses, a whole chunk of which is left out
+    validated = _validated(test_records.head(300), config)
+    rows = validated.is_valid.copy()
+    rows[50:100] = False
+    monkeypatch.setattr(scoring, "CHUNK_ROWS", 50)
+
+    # When they are scored 50 rows at a time
+    got = scorer.predict(validated.frame, rows=rows, labels=validated.labels)
+
+    # Then the prices are those of the selected rows, in order
+    np.testing.assert_allclose(got, fitted_pipeline.predict(validated.frame[rows]), rtol=RTOL)
+
+
+def test_table_keeps_other_dtypes_for_the_fitted_steps() -> None:
+    """Check how each kind of column enters a table, and that labels refuse datetimes."""
+    frame = pd.DataFrame(
+        {
+            "count": pd.array([1, None, 3], dtype="Int64"),
+            "text": pd.array(["a", None, "a"], dtype="string"),
+            "kind": pd.Categorical(["x", "y", "x"]),
+            "when": pd.to_datetime(["2020-01-01", "2021-01-01", "2022-01-01"]),
+            "flag": pd.array([True, None, False], dtype="boolean"),
+        }
+    )
+    table = Table.from_frame(frame)
+    assert np.isnan(table.numeric("count")).tolist() == [False, True, False]
+    assert isinstance(table.columns["text"], Labels) and isinstance(table.columns["kind"], Labels)
+    assert table.columns["text"].codes.tolist() == [0, -1, 0]
+    with pytest.raises(scoring.NotCompiled):
+        table.labels("when")
+    with pytest.raises(scoring.NotCompiled):
+        table.numeric("text")
+    with pytest.raises(scoring.NotCompiled):
+        table.to_matrix(["count", "text"])
+    pd.testing.assert_series_equal(table.to_frame()["when"], frame["when"])
+
+
+def test_array_pipeline_scales_a_copy_and_feature_engine_steps_fall_back() -> None:
+    """Check array input: scikit-learn steps compile, feature-engine's get x0..xn frames."""
+    # Given a pipeline fitted on an array: a scaler, then feature-engine, then a model
+    rng = np.random.default_rng(2)
+    X = rng.normal(size=(100, 3))
+    y = X @ np.array([1.0, -1.0, 0.5])
+    pipeline = Pipeline(
+        [
+            ("scale", StandardScaler()),
+            ("impute", MeanMedianImputer()),
+            ("model", LinearRegression()),
+        ]
+    ).fit(X, y)
+    untouched = X.copy()
+
+    # When the scorer predicts from the same array
+    got = compile_pipeline(pipeline).predict(X)
+
+    # Then it matches and leaves the caller's array alone
+    np.testing.assert_allclose(got, pipeline.predict(X), rtol=RTOL)
+    np.testing.assert_array_equal(X, untouched)
+
+
+class _SumNumbers(BaseEstimator):
+    """A final step the registry does not know: the sum of each row's numbers."""
+
+    def fit(self, X: Any, y: Any = None) -> _SumNumbers:
+        self.is_fitted_ = True
+        return self
+
+    def predict(self, X: Any) -> Any:
+        numbers = pd.DataFrame(X).select_dtypes("number").astype(np.float64)
+        return numbers.sum(axis=1).to_numpy()
+
+
+def _labels_and_numbers() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "Street": pd.Series(["Pave", "Grvl", "Pave", "Pave", "Grvl", "Pave"], dtype=object),
+            "Area": [1.0, 2.0, np.nan, 4.0, -1.0, 6.0],
+            "Count": [1, 2, 3, 4, 5, 6],
+            "Rooms": [3.0, 2.0, 5.0, 4.0, 4.0, 1.0],
+        }
+    )
+
+
+@pytest.mark.parametrize(
+    "make_step",
+    [
+        lambda: SklearnTransformerWrapper(StandardScaler(), variables=["Count"]),
+        lambda: SklearnTransformerWrapper(SimpleImputer(missing_values=2), variables=["Count"]),
+        lambda: SklearnTransformerWrapper(
+            SklearnOneHotEncoder(sparse_output=False, drop="first"), variables=["Street"]
+        ),
+        lambda: MathFeatures(variables=["Count", "Rooms"], func=["sum", "prod"]),
+        lambda: MathFeatures(variables=["Area", "Count"], func="sum", missing_values="ignore"),
+    ],
+    ids=["wrapped-scaler", "imputer-of-minus-one", "one-hot-drop", "two-functions", "nan-ok"],
+)
+def test_options_without_a_compiled_form_fall_back(make_step: Callable[[], Any]) -> None:
+    # Given a pipeline whose first step has options its compiler does not handle
+    X = _labels_and_numbers()
+    pipeline = Pipeline([("step", make_step()), ("sum", _SumNumbers())]).fit(X)
+
+    # When it is compiled
+    scorer = compile_pipeline(pipeline)
+
+    # Then the step runs its own transform, and the predictions match
+    assert scorer.fallback_steps == ["step"]
+    np.testing.assert_allclose(scorer.predict(X), pipeline.predict(X), rtol=RTOL)
+
+
+def test_a_compiled_step_gives_up_on_input_it_was_not_built_for() -> None:
+    X = _labels_and_numbers()
+    with_name_taken = X.assign(Area_na=0)
+    indicator = AddMissingIndicator(variables=["Area"]).fit(with_name_taken)
+    with pytest.raises(scoring.NotCompiled):  # the indicator's name is a column already
+        _compiled(indicator)(Table.from_frame(with_name_taken))
+    imputer = CategoricalImputer(
+        imputation_method="missing", variables=["Area"], ignore_format=True
+    )
+    with pytest.raises(scoring.NotCompiled):  # numbers filled with the text "Missing"
+        _compiled(imputer.fit(X))(Table.from_frame(X))
+
+
+@pytest.mark.parametrize(
+    ("make_step", "X", "match"),
+    [
+        (
+            lambda: OrdinalEncoder(encoding_method="arbitrary", variables=["Street"]),
+            pd.DataFrame({"Street": pd.Series(["Pave", np.nan], dtype=object)}),
+            "contain NaN",
+        ),
+        (
+            lambda: SklearnTransformerWrapper(
+                SklearnOneHotEncoder(sparse_output=False, handle_unknown="error"),
+                variables=["Street"],
+            ),
+            pd.DataFrame({"Street": pd.Series(["Pave", "Unheard"], dtype=object)}),
+            "unknown categories",
+        ),
+        (lambda: StandardScaler(), pd.DataFrame({"Street": [0.0, np.inf]}), "infinity"),
+    ],
+    ids=["encoder-missing", "one-hot-unknown", "scaler-infinity"],
+)
+def test_bad_data_raises_in_the_scorer_as_in_the_step(
+    make_step: Callable[[], Any], X: pd.DataFrame, match: str
+) -> None:
+    is_numeric = pd.api.types.is_numeric_dtype(X["Street"].dtype)
+    fit_on = pd.DataFrame({"Street": [0.0, 1.0] if is_numeric else ["Pave", "Grvl"]}, dtype=object)
+    step = make_step().fit(fit_on.astype(np.float64) if is_numeric else fit_on)
+    scorer = compile_pipeline(Pipeline([("step", step), ("sum", _SumNumbers())]))
+    with pytest.raises(ValueError, match=match):
+        step.transform(X)
+    with pytest.raises(ValueError, match=match):
+        scorer.predict(X)
+
+
+@pytest.mark.parametrize(
+    "estimator",
+    [
+        Ridge(),
+        GradientBoostingRegressor(n_estimators=20, init=LinearRegression()),
+        VotingRegressor([("ols", LinearRegression()), ("ridge", Ridge(alpha=3.0))]),
+        TransformedTargetRegressor(regressor=LinearRegression(), func=None, inverse_func=None),
+    ],
+    ids=["two-targets", "boosting-from-a-model", "voting-unweighted", "identity-target"],
+)
+def test_estimators_compiled_or_not_match_their_predict(estimator: Any) -> None:
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(120, 3))
+    y = X @ np.array([1.0, 2.0, -1.0]) + 5
+    target = np.column_stack([y, -y]) if isinstance(estimator, Ridge) else y
+    estimator.fit(X, target)
+    for rows in (X[:1], X):
+        np.testing.assert_allclose(compile_estimator(estimator)(rows), estimator.predict(rows))
+
+
+def test_gradient_boosting_leaves_non_finite_rows_to_scikit_learn() -> None:
+    X = np.random.default_rng(4).normal(size=(50, 2))
+    model = GradientBoostingRegressor(n_estimators=5).fit(X, X[:, 0])
+    with pytest.raises(ValueError, match="NaN"):
+        compile_estimator(model)(np.array([[np.nan, 0.0]]))

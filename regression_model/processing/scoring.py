@@ -26,6 +26,21 @@ unregistered final estimator runs its own ``predict``; so does a compiled step t
 input it was not compiled for (it raises ``NotCompiled`` before changing anything). The
 scorer is therefore correct for any pipeline; only its speed depends on the registry.
 
+What the scorer assumes, and where it may differ
+------------------------------------------------
+- Each row is transformed on its own, as every fitted transformer here does: large batches
+  are scored 8,192 rows at a time, so a step computing across rows would see only a chunk.
+- A text column's missing values (None, NaN, ``pd.NA``) are one code, -1, as ``isna`` sees
+  them. Two transformers tell None from NaN (feature-engine's
+  ``RareLabelEncoder(missing_values="ignore")`` groups None as rare, scikit-learn's
+  ``SimpleImputer`` leaves None in an object column); the scorer treats None as NaN there.
+  Validated frames only ever hold NaN.
+- Where the pipeline raises on bad data inside (NaN reaching an encoder that refuses it,
+  infinity reaching a scaler, NaN reaching a linear model), the scorer raises ``ValueError``
+  too, not always in the same words.
+- Numbers an encoder produces are float64 in the table, where pandas may hold int64; only
+  a step running its own ``transform`` could tell.
+
 Extending it for a new fitted class::
 
     @compiles("my_package.module.MyTransformer")
@@ -61,9 +76,9 @@ BoolArray: TypeAlias = npt.NDArray[np.bool_]
 CodeArray: TypeAlias = npt.NDArray[np.intp]
 AnyArray: TypeAlias = npt.NDArray[Any]
 
-# Object columns up to this length are factorized with a Python dict: for a handful of rows
-# that is several times cheaper than pandas.factorize's fixed cost, and both give the same
-# codes for the same labels.
+# Columns up to this length are factorized with a Python dict (and validated value by value):
+# for a handful of rows that is several times cheaper than pandas.factorize's fixed cost,
+# and both give the same codes for the same labels.
 SMALL_COLUMN = 16
 
 # A batch is scored this many rows at a time: enough that per-column costs are spread thin,
@@ -243,15 +258,6 @@ class Table:
             for name, array in zip(frame.columns.tolist(), column_arrays(frame))
         }
         return cls(columns, len(frame))
-
-    @classmethod
-    def from_array(cls, array: AnyArray) -> Table:
-        """Name an array's columns ``x0..xn``, as feature-engine does with array input."""
-        matrix = np.asarray(array)
-        columns: dict[str, Column] = {
-            f"x{i}": _to_column(matrix[:, i]) for i in range(matrix.shape[1])
-        }
-        return cls(columns, matrix.shape[0])
 
     @property
     def names(self) -> tuple[str, ...]:
