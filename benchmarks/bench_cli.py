@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import subprocess
 import sys
 import tempfile
@@ -26,27 +25,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+from machine import describe
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 TEST_CSV = REPO_ROOT / "regression_model" / "datasets" / "test.csv"
 RESULTS = REPO_ROOT / "benchmarks" / "results" / "bench_cli.json"
-
-
-def machine() -> dict[str, Any]:
-    """What the figures were measured on, including how busy the machine was."""
-    cpu_model = "unknown"
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.is_file():
-        for line in cpuinfo.read_text().splitlines():
-            if line.startswith("model name"):
-                cpu_model = line.split(":", 1)[1].strip()
-                break
-    return {
-        "cpu_model": cpu_model,
-        "nproc": os.cpu_count(),
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-        "load_average_1m_before": os.getloadavg()[0],
-    }
 
 
 def write_csv(path: Path, *, rows: int) -> None:
@@ -112,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--chunk-size", type=int, default=None, help="default: the CLI's")
     args = parser.parse_args(argv)
 
-    before = machine()
+    before = {**describe(), "load_average_1m_before": os.getloadavg()[0]}
     with tempfile.TemporaryDirectory(prefix="bench_cli_") as scratch:
         source = Path(scratch) / "houses.csv"
         write_csv(source, rows=args.rows)

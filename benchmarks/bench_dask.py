@@ -22,7 +22,6 @@ import argparse
 import json
 import math
 import os
-import platform
 import sys
 import tempfile
 import time
@@ -31,6 +30,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from machine import describe
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 TEST_CSV = REPO_ROOT / "regression_model" / "datasets" / "test.csv"
@@ -41,24 +41,6 @@ sys.path.insert(0, str(REPO_ROOT))
 os.environ["PYTHONPATH"] = os.pathsep.join(
     filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")])
 )
-
-
-def machine() -> dict[str, Any]:
-    """What the figures were measured on, including how busy the machine was."""
-    cpu_model = "unknown"
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.is_file():
-        for line in cpuinfo.read_text().splitlines():
-            if line.startswith("model name"):
-                cpu_model = line.split(":", 1)[1].strip()
-                break
-    return {
-        "cpu_model": cpu_model,
-        "nproc": os.cpu_count(),
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-        "load_average_1m_before": os.getloadavg()[0],
-    }
 
 
 def write_dataset(directory: Path, *, rows: int, partitions: int) -> None:
@@ -101,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=3, help="warm runs; the best is kept")
     args = parser.parse_args(argv)
 
-    before = machine()
+    before = {**describe(), "load_average_1m_before": os.getloadavg()[0]}
     runs: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="bench_dask_") as scratch:
         dataset = Path(scratch) / "houses"

@@ -11,13 +11,13 @@ import argparse
 import datetime as dt
 import json
 import os
-import platform
 import subprocess
 import sys
 from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path
 from typing import Any
+
+from machine import describe
 
 BENCH_DIR = Path(__file__).resolve().parent
 REPO_ROOT = BENCH_DIR.parent
@@ -34,37 +34,6 @@ class Row:
     unit: str
     target: str = ""
     is_met: bool | None = None
-
-
-def machine() -> dict[str, Any]:
-    """What the figures were measured on."""
-    cpu_model = "unknown"
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.is_file():
-        for line in cpuinfo.read_text().splitlines():
-            if line.startswith("model name"):
-                cpu_model = line.split(":", 1)[1].strip()
-                break
-    versions = {"python": platform.python_version()}
-    for package in ("numpy", "pandas", "scikit-learn", "feature-engine", "pydantic", "pyarrow"):
-        try:
-            versions[package] = metadata.version(package)
-        except metadata.PackageNotFoundError:
-            versions[package] = "not installed"  # without pyarrow, pandas keeps text in Python
-    return {
-        "nproc": os.cpu_count(),
-        "cpu_model": cpu_model,
-        "platform": platform.platform(),
-        # Other work on the machine skews timings: the load when the run started says how much.
-        "load_average_1_5_15": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
-        "versions": versions,
-        # These change which OpenBLAS kernel numpy runs (see the environment notes).
-        "openblas_env": {
-            key: os.environ[key]
-            for key in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OMP_NUM_THREADS")
-            if key in os.environ
-        },
-    }
 
 
 def _child_env() -> dict[str, str]:
@@ -165,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
     stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     report = {
         "timestamp": stamp,
-        "machine": machine(),
+        "machine": describe(),
         "results": results,
         "table": [row.__dict__ for row in rows],
     }

@@ -1040,23 +1040,25 @@ def _compile_min_max_scaler(step: Any) -> StepFunction:
 
 @compiles("sklearn.preprocessing._data.StandardScaler")
 def _compile_standard_scaler(step: Any) -> StepFunction:
-    mean = None if not step.with_mean else np.asarray(step.mean_)
-    divisor = None if not step.with_std else np.asarray(step.scale_)
-
-    def scale(matrix: FloatArray) -> None:
-        if mean is not None:
-            matrix -= mean
-        if divisor is not None:
-            matrix /= divisor
-
-    return _scaler(step, scale)
+    return _center_and_divide(
+        step,
+        center=np.asarray(step.mean_) if step.with_mean else None,
+        divisor=np.asarray(step.scale_) if step.with_std else None,
+    )
 
 
 @compiles("sklearn.preprocessing._data.RobustScaler")
 def _compile_robust_scaler(step: Any) -> StepFunction:
-    center = None if not step.with_centering else np.asarray(step.center_)
-    divisor = None if not step.with_scaling else np.asarray(step.scale_)
+    return _center_and_divide(
+        step,
+        center=np.asarray(step.center_) if step.with_centering else None,
+        divisor=np.asarray(step.scale_) if step.with_scaling else None,
+    )
 
+
+def _center_and_divide(
+    step: Any, *, center: FloatArray | None, divisor: FloatArray | None
+) -> StepFunction:
     def scale(matrix: FloatArray) -> None:
         if center is not None:
             matrix -= center
