@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import math
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -371,3 +374,34 @@ def test_fixed_rows_are_priced_within_tolerance_of_reference(test_records: pd.Da
         assert result.predictions[position] == pytest.approx(
             REFERENCE_PRICES[row], rel=REFERENCE_TOLERANCE
         )
+
+
+def test_import_loads_nothing_and_the_model_loads_once_on_first_call(
+    raw_records: pd.DataFrame, tmp_path: Path
+) -> None:
+    """Check that importing touches no model file and scoring loads the model just once."""
+    # Given a fresh interpreter that counts calls to load_pipeline
+    script = (
+        "import json, sys\n"
+        "import pandas as pd\n"
+        "import regression_model.processing.data_manager as dm\n"
+        "calls = []\n"
+        "original = dm.load_pipeline\n"
+        "dm.load_pipeline = lambda **kw: calls.append(kw) or original(**kw)\n"
+        "import regression_model.predict as predict\n"
+        "after_import = len(calls)\n"
+        "rows = pd.read_json(sys.argv[1], orient='records', dtype=False)\n"
+        "results = [predict.make_prediction(input_data=rows) for _ in range(3)]\n"
+        "print(json.dumps([after_import, len(calls), results[0].errors == []]))\n"
+    )
+    rows_file = tmp_path / "rows.json"
+    raw_records.head(3).to_json(rows_file, orient="records")
+
+    # When it imports the predict module, then scores three batches
+    completed = subprocess.run(
+        [sys.executable, "-c", script, str(rows_file)], capture_output=True, text=True
+    )
+
+    # Then nothing was loaded at import, and the model was loaded exactly once
+    assert completed.returncode == 0, completed.stderr
+    assert json.loads(completed.stdout) == [0, 1, True]
