@@ -35,10 +35,18 @@ def metadata() -> ModelMetadata:
     )
 
 
-def _prices() -> tuple[np.ndarray, np.ndarray]:
+def _write_report(directory: Path, metadata: ModelMetadata, config: Config) -> list[Path]:
+    """Write the report of a model in ``directory`` with made-up out-of-fold predictions."""
     rng = np.random.default_rng(0)
     actual = rng.uniform(50_000, 500_000, size=200)
-    return actual, actual * np.exp(rng.normal(0, 0.1, size=200))
+    predicted = actual * np.exp(rng.normal(0, 0.1, size=200))
+    return report.write_report(
+        model_path=directory / "model_v9.9.9.pkl",
+        metadata=metadata,
+        config=config,
+        y_true=actual,
+        y_pred=predicted,
+    )
 
 
 def test_report_writes_a_card_with_the_metrics_and_a_figure(
@@ -46,16 +54,8 @@ def test_report_writes_a_card_with_the_metrics_and_a_figure(
 ) -> None:
     pytest.importorskip("matplotlib")
     # Given a saved model's path, its metadata and out-of-fold predictions
-    actual, predicted = _prices()
-
     # When the report is written
-    written = report.write_report(
-        model_path=tmp_path / "model_v9.9.9.pkl",
-        metadata=metadata,
-        config=config,
-        y_true=actual,
-        y_pred=predicted,
-    )
+    written = _write_report(tmp_path, metadata, config)
 
     # Then a Markdown card holds the scores, provenance and limits, and links a real PNG
     card, figure = tmp_path / "model_v9.9.9.md", tmp_path / "model_v9.9.9.png"
@@ -80,16 +80,9 @@ def test_report_without_matplotlib_writes_the_card_and_says_the_figure_was_skipp
 ) -> None:
     # Given an environment without matplotlib
     monkeypatch.setattr(report, "has_matplotlib", lambda: False)
-    actual, predicted = _prices()
 
     # When the report is written
-    written = report.write_report(
-        model_path=tmp_path / "model_v9.9.9.pkl",
-        metadata=metadata,
-        config=config,
-        y_true=actual,
-        y_pred=predicted,
-    )
+    written = _write_report(tmp_path, metadata, config)
 
     # Then only the card exists, and it says why the figure is missing
     assert written == [tmp_path / "model_v9.9.9.md"]
