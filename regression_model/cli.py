@@ -361,7 +361,8 @@ def validate(input_path: Path, max_errors: int, chunk_size: int) -> None:
     with 1 if any row is invalid.
     """
     from regression_model.config.core import get_config
-    from regression_model.processing.validation import RowError, validate_records
+    from regression_model.processing.validation import validate_records
+    from regression_model.results import RowError
 
     file_format = _check_input(input_path)
     schema = get_config().model.inputs

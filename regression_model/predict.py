@@ -6,70 +6,17 @@ import functools
 from collections.abc import Mapping, Sequence
 
 import numpy as np
-import numpy.typing as npt
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, model_validator
 from sklearn.pipeline import Pipeline
 
 from regression_model import __version__
 from regression_model.config.core import get_config
 from regression_model.processing.data_manager import load_pipeline
 from regression_model.processing.scoring import PipelineScorer, compile_pipeline
-from regression_model.processing.validation import (
-    ErrorKind,
-    RowError,
-    to_frame,
-    validate_records,
-)
+from regression_model.processing.validation import to_frame, validate_records
+from regression_model.results import ErrorKind, PredictionResult, RowError
 
 InputData = pd.DataFrame | Mapping[str, object] | Sequence[Mapping[str, object]]
-
-
-class PredictionResult(BaseModel):
-    """Predicted sale prices, aligned one to one with the input rows.
-
-    Attributes
-    ----------
-    predictions : list of float or None
-        The sale price in dollars for each input row, in input order; ``None`` where
-        the row has errors.
-    errors : list of RowError
-        Every reason a row got no prediction, by row position; empty when all rows scored.
-    version : str
-        The package version, which is also the version of the model that scored.
-    """
-
-    model_config = ConfigDict(frozen=True)
-
-    predictions: list[float | None]
-    errors: list[RowError]
-    version: str
-
-    @property
-    def has_errors(self) -> bool:
-        return bool(self.errors)
-
-    @model_validator(mode="after")
-    def _check_rows_have_one_outcome(self) -> PredictionResult:
-        # With numpy, not a Python loop per row: a batch result holds 100,000 rows.
-        n_rows = len(self.predictions)
-        has_error = np.zeros(n_rows, dtype=bool)
-        has_error[[error.row for error in self.errors if 0 <= error.row < n_rows]] = True
-        unexplained = np.flatnonzero(_has_price(self.predictions) == has_error).tolist()
-        if unexplained:
-            raise ValueError(
-                f"rows need a prediction or errors, not both or neither: {unexplained}"
-            )
-        return self
-
-
-def _has_price(predictions: list[float | None]) -> npt.NDArray[np.bool_]:
-    """Which entries are not ``None`` (a NaN price still counts as a price)."""
-    prices = np.array(predictions, dtype=np.float64)  # None becomes NaN
-    has_price = ~np.isnan(prices)
-    for row in np.flatnonzero(~has_price).tolist():
-        has_price[row] = predictions[row] is not None
-    return has_price
 
 
 @functools.cache

@@ -17,7 +17,8 @@ from regression_model.batch import (
     predict_dask,
     score_frame,
 )
-from regression_model.predict import PredictionResult, make_prediction
+from regression_model.predict import make_prediction
+from regression_model.results import PredictionResult
 
 # Rows and partitions of the dataset the cluster scores: enough rows that partitions
 # interleave across both workers, few enough to stay well under a minute on two cores.

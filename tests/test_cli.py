@@ -30,7 +30,8 @@ from regression_model import __version__, batch, cli, train_pipeline
 from regression_model.batch import ERROR_COLUMN, PREDICTION_COLUMN
 from regression_model.cli import main
 from regression_model.config import core
-from regression_model.predict import PredictionResult, make_prediction
+from regression_model.predict import make_prediction
+from regression_model.results import PredictionResult
 from regression_model.processing.data_manager import ModelLoadError, load_metadata
 
 # The directory holding the package the tests import; subprocesses must import the same one.

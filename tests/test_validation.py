@@ -9,7 +9,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from regression_model.config.core import Config, InputSchema
-from regression_model.processing.validation import ErrorKind, to_frame, validate_records
+from regression_model.processing.validation import to_frame, validate_records
+from regression_model.results import ErrorKind
 
 
 @pytest.fixture(scope="module")

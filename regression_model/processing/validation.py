@@ -11,44 +11,19 @@ import functools
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from enum import Enum
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
-from pydantic import BaseModel, ConfigDict
 
 from regression_model.config.core import InputSchema, NumericRule
 from regression_model.processing.scoring import SMALL_COLUMN, Labels, column_arrays
+from regression_model.results import ErrorKind, RowError, RowWarning
 
 BoolArray = npt.NDArray[np.bool_]
 FloatArray = npt.NDArray[np.float64]
 ObjectArray = npt.NDArray[np.object_]
-
-
-class ErrorKind(str, Enum):
-    """Why a row gets no prediction."""
-
-    MISSING_COLUMN = "missing_column"
-    MISSING_VALUE = "missing_value"
-    NOT_A_NUMBER = "not_a_number"
-    NOT_FINITE = "not_finite"
-    OUT_OF_RANGE = "out_of_range"
-    NOT_WHOLE_NUMBER = "not_whole_number"
-    WRONG_TYPE = "wrong_type"
-    PREDICTION_FAILED = "prediction_failed"
-
-
-class RowError(BaseModel):
-    """One reason why the input row at position ``row`` gets no prediction."""
-
-    model_config = ConfigDict(frozen=True)
-
-    row: int
-    column: str | None
-    kind: ErrorKind
-    message: str
 
 
 # (column, rows that break a rule, the rule broken, the raw values, the numeric rule)
@@ -68,6 +43,8 @@ class ValidatedRecords:
         Bad cells hold NaN.
     errors : list of RowError
         Every problem found, ordered by row, then by the schema's column order.
+    warnings : list of RowWarning
+        Every reason to doubt a row that is still scored, ordered as ``errors``.
     is_valid : ndarray of bool
         ``True`` for rows with no error: the rows the pipeline may score.
     labels : dict of str to Labels
@@ -79,6 +56,7 @@ class ValidatedRecords:
     frame: pd.DataFrame
     errors: list[RowError]
     is_valid: BoolArray
+    warnings: list[RowWarning] = field(default_factory=list)
     labels: Mapping[str, Labels] = field(default_factory=dict, compare=False, repr=False)
 
 

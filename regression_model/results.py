@@ -1,0 +1,102 @@
+"""What scoring returns: one price or the row's errors per input row, and the row's warnings.
+
+Every user-facing outcome of validation and scoring is one of these types, so the API, the
+command line and the server describe a row in the same words.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+
+import numpy as np
+import numpy.typing as npt
+from pydantic import BaseModel, ConfigDict, model_validator
+
+
+class ErrorKind(str, Enum):
+    """Why a row gets no prediction."""
+
+    MISSING_COLUMN = "missing_column"
+    MISSING_VALUE = "missing_value"
+    NOT_A_NUMBER = "not_a_number"
+    NOT_FINITE = "not_finite"
+    OUT_OF_RANGE = "out_of_range"
+    NOT_WHOLE_NUMBER = "not_whole_number"
+    WRONG_TYPE = "wrong_type"
+    PREDICTION_FAILED = "prediction_failed"
+
+
+class WarningKind(str, Enum):
+    """Why a priced row deserves a second look: the model saw nothing like it in training."""
+
+    OUTSIDE_TRAINING_RANGE = "outside_training_range"
+    CONTRADICTION = "contradiction"
+    LABEL_NORMALISED = "label_normalised"
+
+
+class RowError(BaseModel):
+    """One reason why the input row at position ``row`` gets no prediction."""
+
+    model_config = ConfigDict(frozen=True)
+
+    row: int
+    column: str | None
+    kind: ErrorKind
+    message: str
+
+
+class RowWarning(BaseModel):
+    """One reason to doubt the price of the input row at position ``row``; it is still priced."""
+
+    model_config = ConfigDict(frozen=True)
+
+    row: int
+    column: str | None
+    kind: WarningKind
+    message: str
+
+
+class PredictionResult(BaseModel):
+    """Predicted sale prices, aligned one to one with the input rows.
+
+    Attributes
+    ----------
+    predictions : list of float or None
+        The sale price in dollars for each input row, in input order; ``None`` where
+        the row has errors.
+    errors : list of RowError
+        Every reason a row got no prediction, ordered by row; empty when all rows scored.
+    warnings : list of RowWarning
+        Every reason to doubt a price, ordered by row; the row keeps its price.
+    version : str
+        The package version, which is also the version of the model that scored.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    predictions: list[float | None]
+    errors: list[RowError]
+    warnings: list[RowWarning] = []
+    version: str
+
+    @model_validator(mode="after")
+    def _check_rows_have_one_outcome(self) -> PredictionResult:
+        # With numpy, not a Python loop per row: a batch result holds 100,000 rows.
+        n_rows = len(self.predictions)
+        has_error = np.zeros(n_rows, dtype=bool)
+        has_error[[error.row for error in self.errors if 0 <= error.row < n_rows]] = True
+        unexplained = np.flatnonzero(_has_price(self.predictions) == has_error).tolist()
+        if unexplained:
+            raise ValueError(
+                f"rows need a prediction or errors, not both or neither: {unexplained}"
+            )
+        return self
+
+
+def _has_price(predictions: list[float | None]) -> npt.NDArray[np.bool_]:
+    """Which entries are not ``None`` (a NaN price still counts as a price)."""
+    prices = np.array(predictions, dtype=np.float64)  # None becomes NaN
+    has_price = ~np.isnan(prices)
+    for row in np.flatnonzero(~has_price).tolist():
+        has_price[row] = predictions[row] is not None
+    return has_price
