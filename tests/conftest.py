@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
+import json
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import joblib
 import pandas as pd
 import pytest
 from hypothesis import HealthCheck, settings
 from sklearn.pipeline import Pipeline
 
-from regression_model.config.core import Config, load_config
+from regression_model.config.core import PACKAGE_ROOT, Config, load_config
 from regression_model.pipeline import build_pipeline
-from regression_model.processing.data_manager import load_dataset
+from regression_model.processing.data_manager import (
+    file_sha256,
+    load_dataset,
+    metadata_path,
+    save_pipeline,
+)
 from regression_model.processing.validation import validate_records
 
 # Properties that call the model are slow per example: keep their example counts low and
@@ -54,3 +65,40 @@ def fitted_pipeline(config: Config, train_records: pd.DataFrame) -> Pipeline:
     # validate_records indexes rows 0..n-1; the target must follow, or encoders refuse it.
     target = sample[config.model.target].reset_index(drop=True)
     return build_pipeline(config.model).fit(validated.frame, target)
+
+
+@pytest.fixture()
+def package_copy(tmp_path: Path) -> Path:
+    """A copy of the installed package, trained model and datasets included, to break at will.
+
+    Run it in a subprocess with the returned directory's parent first on PYTHONPATH.
+    """
+    target = tmp_path / "site" / PACKAGE_ROOT.name
+    shutil.copytree(PACKAGE_ROOT, target, ignore=shutil.ignore_patterns("__pycache__"))
+    return target
+
+
+@pytest.fixture()
+def saved_files(
+    fitted_pipeline: Pipeline, tmp_path: Path, config: Config
+) -> Callable[[object], Path]:
+    """Save any object as this version's model, with metadata whose sha256 matches it."""
+
+    def save(model: object) -> Path:
+        model_dir = tmp_path / "trained_models"
+        training_data = tmp_path / "train.csv"
+        training_data.write_text("Id,SalePrice\n1,200000\n")
+        path = save_pipeline(
+            pipeline=fitted_pipeline,
+            pipeline_name=config.app.pipeline_name,
+            training_data=training_data,
+            metrics={"holdout_r2": 0.9},
+            model_dir=model_dir,
+        )
+        joblib.dump(model, path)
+        metadata = json.loads(metadata_path(path).read_text())
+        metadata["model_sha256"] = file_sha256(path)
+        metadata_path(path).write_text(json.dumps(metadata))
+        return path
+
+    return save

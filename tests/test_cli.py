@@ -258,126 +258,248 @@ def test_predict_reports_progress_on_stderr_when_it_is_a_terminal(
     assert "Scoring" not in run.stdout
 
 
-# Mistakes a user can make: (case id, write the files and give the arguments, stderr pattern)
-def _missing_input(tmp_path: Path, houses_csv: Path) -> CliArgs:
-    return ["predict", tmp_path / "missing.csv", "-o", tmp_path / "out.csv"]
+# Mistakes a user can make: (case id, write the files and return the arguments and the one
+# line the command must print on stderr)
+UserError = tuple[CliArgs, str]
 
 
-def _directory_input(tmp_path: Path, houses_csv: Path) -> CliArgs:
+def _missing_input(tmp_path: Path, houses_csv: Path) -> UserError:
+    source = tmp_path / "missing.csv"
+    return (
+        ["predict", source, "-o", tmp_path / "out.csv"],
+        f"input file {source} does not exist",
+    )
+
+
+def _directory_input(tmp_path: Path, houses_csv: Path) -> UserError:
     (tmp_path / "folder.csv").mkdir()
-    return ["predict", tmp_path / "folder.csv", "-o", tmp_path / "out.csv"]
+    source = tmp_path / "folder.csv"
+    return ["predict", source, "-o", tmp_path / "out.csv"], f"input {source} is not a file"
 
 
-def _unknown_input_extension(tmp_path: Path, houses_csv: Path) -> CliArgs:
+def _unknown_input_extension(tmp_path: Path, houses_csv: Path) -> UserError:
     source = tmp_path / "houses.txt"
     source.write_bytes(houses_csv.read_bytes())
-    return ["predict", source, "-o", tmp_path / "out.txt"]
+    return (
+        ["predict", source, "-o", tmp_path / "out.txt"],
+        f"{source}: unknown file type '.txt'; use one of .csv, .parquet, .pq",
+    )
 
 
-def _unknown_output_extension(tmp_path: Path, houses_csv: Path) -> CliArgs:
-    return ["predict", houses_csv, "-o", tmp_path / "out.xlsx"]
+def _unknown_output_extension(tmp_path: Path, houses_csv: Path) -> UserError:
+    output = tmp_path / "out.xlsx"
+    return (
+        ["predict", houses_csv, "-o", output],
+        f"{output}: unknown file type '.xlsx'; use one of .csv, .parquet, .pq",
+    )
 
 
-def _output_in_another_format(tmp_path: Path, houses_csv: Path) -> CliArgs:
-    return ["predict", houses_csv, "-o", tmp_path / "out.parquet"]
+def _output_in_another_format(tmp_path: Path, houses_csv: Path) -> UserError:
+    output = tmp_path / "out.parquet"
+    return (
+        ["predict", houses_csv, "-o", output],
+        f"output {output} must be a csv file, the same format as the input",
+    )
 
 
-def _output_directory_missing(tmp_path: Path, houses_csv: Path) -> CliArgs:
-    return ["predict", houses_csv, "-o", tmp_path / "nowhere" / "out.csv"]
+def _output_directory_missing(tmp_path: Path, houses_csv: Path) -> UserError:
+    return (
+        ["predict", houses_csv, "-o", tmp_path / "nowhere" / "out.csv"],
+        f"the output's directory {tmp_path / 'nowhere'} does not exist",
+    )
 
 
-def _output_is_a_directory(tmp_path: Path, houses_csv: Path) -> CliArgs:
+def _output_is_a_directory(tmp_path: Path, houses_csv: Path) -> UserError:
     (tmp_path / "out.csv").mkdir()
-    return ["predict", houses_csv, "-o", tmp_path / "out.csv", "--overwrite"]
+    output = tmp_path / "out.csv"
+    return ["predict", houses_csv, "-o", output, "--overwrite"], f"output {output} is a directory"
 
 
-def _output_exists(tmp_path: Path, houses_csv: Path) -> CliArgs:
+def _output_exists(tmp_path: Path, houses_csv: Path) -> UserError:
     (tmp_path / "out.csv").write_text("an earlier run\n")
-    return ["predict", houses_csv, "-o", tmp_path / "out.csv"]
+    output = tmp_path / "out.csv"
+    return (
+        ["predict", houses_csv, "-o", output],
+        f"output {output} already exists; pass --overwrite to replace it",
+    )
 
 
-def _empty_file(tmp_path: Path, houses_csv: Path) -> CliArgs:
+def _empty_file(tmp_path: Path, houses_csv: Path) -> UserError:
     (tmp_path / "empty.csv").write_bytes(b"")
-    return ["predict", tmp_path / "empty.csv", "-o", tmp_path / "out.csv"]
+    source = tmp_path / "empty.csv"
+    return (
+        ["predict", source, "-o", tmp_path / "out.csv"],
+        f"cannot read {source}: the file is empty",
+    )
 
 
-def _not_utf8(tmp_path: Path, houses_csv: Path) -> CliArgs:
-    (tmp_path / "latin1.csv").write_bytes("Id,Neighborhood\n1,Sāwyer\n".encode("utf-16"))
-    return ["predict", tmp_path / "latin1.csv", "-o", tmp_path / "out.csv"]
+def _not_utf8(tmp_path: Path, houses_csv: Path) -> UserError:
+    source = tmp_path / "latin1.csv"
+    source.write_bytes("Id,Neighborhood\n1,Sāwyer\n".encode("utf-16"))
+    return (
+        ["predict", source, "-o", tmp_path / "out.csv"],
+        f"cannot read {source}: 'utf-8' codec can't decode byte 0xff in position 0: "
+        "invalid start byte",
+    )
 
 
-def _malformed_mid_file(tmp_path: Path, houses_csv: Path) -> CliArgs:
+def _with_extra_field(houses_csv: Path, line_index: int, extra: str) -> None:
     lines = houses_csv.read_text().splitlines(keepends=True)
-    lines[300] = lines[300].rstrip("\n") + ",an extra field\n"
+    lines[line_index] = lines[line_index].rstrip("\n") + extra + "\n"
     houses_csv.write_text("".join(lines))
-    return ["predict", houses_csv, "-o", tmp_path / "out.csv", "--chunk-size", SMALL_CHUNK]
 
 
-def _not_parquet(tmp_path: Path, houses_csv: Path) -> CliArgs:
+def _malformed_mid_file(tmp_path: Path, houses_csv: Path) -> UserError:
+    _with_extra_field(houses_csv, 300, ",an extra field")
+    return (
+        ["predict", houses_csv, "-o", tmp_path / "out.csv", "--chunk-size", SMALL_CHUNK],
+        f"cannot read {houses_csv}: line 301 has 81 fields, the header has 80",
+    )
+
+
+def _trailing_comma_in_first_row(tmp_path: Path, houses_csv: Path) -> UserError:
+    """Non-regression test for #11: pandas took the first column for the index."""
+    _with_extra_field(houses_csv, 1, ",")
+    return (
+        ["predict", houses_csv, "-o", tmp_path / "out.csv"],
+        f"cannot read {houses_csv}: line 2 has 81 fields, the header has 80",
+    )
+
+
+def _duplicated_header(tmp_path: Path, houses_csv: Path) -> UserError:
+    """Non-regression test for #11: the second GrLivArea came out as GrLivArea.1."""
+    houses = pd.read_csv(houses_csv)
+    houses.insert(3, "Extra", houses["GrLivArea"])
+    houses.rename(columns={"Extra": "GrLivArea"}).to_csv(houses_csv, index=False)
+    return (
+        ["predict", houses_csv, "-o", tmp_path / "out.csv"],
+        f"{houses_csv}: the column 'GrLivArea' appears more than once in the header",
+    )
+
+
+def _none_of_the_model_columns(tmp_path: Path, houses_csv: Path) -> UserError:
+    """Non-regression test for #11: every row scored as an error, and exit 0."""
+    pd.read_csv(houses_csv)[["Id"]].to_csv(houses_csv, index=False)
+    return (
+        ["predict", houses_csv, "-o", tmp_path / "out.csv"],
+        f"{houses_csv} is missing 79 required columns: LotFrontage, LotArea, MasVnrArea, "
+        "BsmtFinSF1, BsmtFinSF2 and 74 more",
+    )
+
+
+def _two_model_columns_missing(tmp_path: Path, houses_csv: Path) -> UserError:
+    pd.read_csv(houses_csv).drop(columns=["GrLivArea", "Street"]).to_csv(houses_csv, index=False)
+    return (
+        ["predict", houses_csv, "-o", tmp_path / "out.csv"],
+        f"{houses_csv} is missing 2 required columns: GrLivArea, Street",
+    )
+
+
+def _not_parquet(tmp_path: Path, houses_csv: Path) -> UserError:
     (tmp_path / "houses.parquet").write_bytes(houses_csv.read_bytes())
-    return ["predict", tmp_path / "houses.parquet", "-o", tmp_path / "out.parquet"]
+    source = tmp_path / "houses.parquet"
+    return (
+        ["predict", source, "-o", tmp_path / "out.parquet"],
+        f"cannot read {source}: Parquet magic bytes not found in footer. Either the file is "
+        "corrupted or this is not a parquet file.",
+    )
 
 
-def _has_a_prediction_column(tmp_path: Path, houses_csv: Path) -> CliArgs:
+def _parquet_missing_a_model_column(tmp_path: Path, houses_csv: Path) -> UserError:
+    source = tmp_path / "houses.parquet"
+    pd.read_csv(houses_csv).drop(columns=["Neighborhood"]).to_parquet(source)
+    return (
+        ["predict", source, "-o", tmp_path / "out.parquet"],
+        f"{source} is missing 1 required column: Neighborhood",
+    )
+
+
+def _has_a_prediction_column(tmp_path: Path, houses_csv: Path) -> UserError:
     pd.read_csv(houses_csv).assign(prediction=1.0).to_csv(houses_csv, index=False)
-    return ["predict", houses_csv, "-o", tmp_path / "out.csv"]
+    return (
+        ["predict", houses_csv, "-o", tmp_path / "out.csv"],
+        f"{houses_csv}: the input already has the column(s) ['prediction'] that scoring adds; "
+        "rename them first",
+    )
 
 
-def _validate_missing_input(tmp_path: Path, houses_csv: Path) -> CliArgs:
-    return ["validate", tmp_path / "missing.parquet"]
+def _chunk_size(value: str, message: str) -> Callable[[Path, Path], UserError]:
+    def make(tmp_path: Path, houses_csv: Path) -> UserError:
+        return (
+            ["predict", houses_csv, "-o", tmp_path / "out.csv", "--chunk-size", value],
+            f"Invalid value for '--chunk-size': {message}",
+        )
+
+    return make
 
 
-def _validate_malformed_mid_file(tmp_path: Path, houses_csv: Path) -> CliArgs:
-    return ["validate", *_malformed_mid_file(tmp_path, houses_csv)[1:2], "--chunk-size", 64]
+def _validate_missing_input(tmp_path: Path, houses_csv: Path) -> UserError:
+    source = tmp_path / "missing.parquet"
+    return ["validate", source], f"input file {source} does not exist"
 
 
-USER_ERRORS: list[tuple[str, Callable[[Path, Path], CliArgs], str]] = [
-    ("missing-input", _missing_input, r"input file .*missing\.csv does not exist"),
-    ("input-is-a-directory", _directory_input, r"input .*folder\.csv is not a file"),
-    ("unknown-input-extension", _unknown_input_extension, r"unknown file type '\.txt'"),
-    ("unknown-output-extension", _unknown_output_extension, r"unknown file type '\.xlsx'"),
-    ("output-in-another-format", _output_in_another_format, r"must be a csv file"),
-    ("output-directory-missing", _output_directory_missing, r"directory .*nowhere does not"),
-    ("output-is-a-directory", _output_is_a_directory, r"output .*out\.csv is a directory"),
-    ("output-exists", _output_exists, r"out\.csv already exists; pass --overwrite"),
-    ("empty-file", _empty_file, r"cannot read .*empty\.csv: No columns to parse"),
-    ("not-utf8", _not_utf8, r"cannot read .*latin1\.csv: .*codec can't decode"),
+def _validate_malformed_mid_file(tmp_path: Path, houses_csv: Path) -> UserError:
+    _, line = _malformed_mid_file(tmp_path, houses_csv)
+    return ["validate", houses_csv, "--chunk-size", 64], line
+
+
+def _validate_missing_model_columns(tmp_path: Path, houses_csv: Path) -> UserError:
+    _, line = _two_model_columns_missing(tmp_path, houses_csv)
+    return ["validate", houses_csv], line
+
+
+_OUT_OF_RANGE = "is not in the range 1<=x<=1000000000."
+USER_ERRORS: list[tuple[str, Callable[[Path, Path], UserError]]] = [
+    ("missing-input", _missing_input),
+    ("input-is-a-directory", _directory_input),
+    ("unknown-input-extension", _unknown_input_extension),
+    ("unknown-output-extension", _unknown_output_extension),
+    ("output-in-another-format", _output_in_another_format),
+    ("output-directory-missing", _output_directory_missing),
+    ("output-is-a-directory", _output_is_a_directory),
+    ("output-exists", _output_exists),
+    ("empty-file", _empty_file),
+    ("not-utf8", _not_utf8),
+    ("malformed-mid-file", _malformed_mid_file),
+    ("trailing-comma-in-first-row", _trailing_comma_in_first_row),
+    ("duplicated-header", _duplicated_header),
+    ("none-of-the-model-columns", _none_of_the_model_columns),
+    ("two-model-columns-missing", _two_model_columns_missing),
+    ("not-parquet", _not_parquet),
+    ("parquet-missing-a-model-column", _parquet_missing_a_model_column),
+    ("has-a-prediction-column", _has_a_prediction_column),
+    ("chunk-size-zero", _chunk_size("0", f"0 {_OUT_OF_RANGE}")),
+    ("chunk-size-negative", _chunk_size("-5", f"-5 {_OUT_OF_RANGE}")),
+    ("chunk-size-not-a-number", _chunk_size("abc", "'abc' is not a valid integer range.")),
     (
-        "malformed-mid-file",
-        _malformed_mid_file,
-        r"cannot read .*houses\.csv: .*Expected \d+ fields",
+        "chunk-size-past-64-bits",
+        _chunk_size("9223372036854775808", f"9223372036854775808 {_OUT_OF_RANGE}"),
     ),
-    ("not-parquet", _not_parquet, r"cannot read .*houses\.parquet: .*magic bytes"),
-    ("has-a-prediction-column", _has_a_prediction_column, r"already has the column.*prediction"),
-    ("validate-missing-input", _validate_missing_input, r"missing\.parquet does not exist"),
-    ("validate-malformed-mid-file", _validate_malformed_mid_file, r"Expected \d+ fields"),
+    ("validate-missing-input", _validate_missing_input),
+    ("validate-malformed-mid-file", _validate_malformed_mid_file),
+    ("validate-missing-model-columns", _validate_missing_model_columns),
 ]
 
 
 @pytest.mark.parametrize(
-    ("make_args", "message"),
-    [case[1:] for case in USER_ERRORS],
-    ids=[case[0] for case in USER_ERRORS],
+    "make_case", [case[1] for case in USER_ERRORS], ids=[case[0] for case in USER_ERRORS]
 )
 def test_a_user_error_exits_2_with_one_line_and_leaves_no_file(
     run_cli: Callable[[CliArgs], CliRun],
     houses_csv: Path,
     tmp_path: Path,
-    make_args: Callable[[Path, Path], CliArgs],
-    message: str,
+    make_case: Callable[[Path, Path], UserError],
 ) -> None:
     # Given a mistake in the files or the arguments
-    args = make_args(tmp_path, houses_csv)
+    args, message = make_case(tmp_path, houses_csv)
     files_before = _files(tmp_path)
 
     # When the command runs
     run = run_cli(args)
 
-    # Then it exits with 2 and one line on stderr, no traceback
+    # Then it exits with 2 and prints exactly one line on stderr, no traceback
     assert run.exit_code == 2, run.stderr
-    (line,) = run.stderr.splitlines()
-    assert line.startswith("Error: ")
-    assert re.search(message, line), line
+    assert run.stderr == f"Error: {message}\n"
     assert run.stdout == ""
     # ... and no file was created or changed, partial output included
     assert _files(tmp_path) == files_before
