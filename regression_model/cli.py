@@ -691,7 +691,10 @@ def train() -> None:
     """Train the model on the packaged data and save it, as `tox -e train` does."""
     from regression_model.train_pipeline import run_training
 
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    # Progress goes to stdout: stderr holds only the one line of a failure.
+    logging.basicConfig(
+        level=logging.INFO, format="%(levelname)s %(name)s: %(message)s", stream=sys.stdout
+    )
     model_path = run_training()
     click.echo(f"Saved the trained model to {model_path}")
 

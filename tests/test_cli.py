@@ -8,31 +8,41 @@ subprocess; the streaming, progress-bar and entry-point tests need a real proces
 from __future__ import annotations
 
 import errno
+import fcntl
+import hashlib
 import json
 import os
 import pty
 import re
 import runpy
+import shutil
+import signal
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import joblib
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 import pytest
 from click.testing import CliRunner
+from sklearn.dummy import DummyRegressor
+from sklearn.pipeline import Pipeline
 
 import regression_model
 from regression_model import __version__, batch, cli, train_pipeline
 from regression_model.batch import ERROR_COLUMN, PREDICTION_COLUMN
 from regression_model.cli import main
 from regression_model.config import core
+from regression_model.config.core import load_config
+from regression_model.pipeline import build_pipeline
 from regression_model.predict import make_prediction
-from regression_model.results import PredictionResult
 from regression_model.processing.data_manager import ModelLoadError, load_metadata
+from regression_model.results import PredictionResult
 
 # The directory holding the package the tests import; subprocesses must import the same one.
 PACKAGE_PARENT = Path(regression_model.__file__).resolve().parents[1]
@@ -577,7 +587,7 @@ def test_info_shows_the_version_model_file_and_metrics() -> None:
     assert re.search(rf"model file .*_v{re.escape(__version__)}\.pkl$", run.stdout, re.MULTILINE)
     assert "(matches the file)" in run.stdout
     for metric in ("holdout_rmse", "holdout_r2", "cv_rmse_log_mean"):
-        assert re.search(rf"^  {metric}\s+\d", run.stdout, re.MULTILINE)
+        assert re.search(rf"^  {metric}\s+\$?\d", run.stdout, re.MULTILINE)
 
 
 def test_info_json_holds_the_model_metadata() -> None:
@@ -602,8 +612,8 @@ def test_info_without_a_trained_model_says_how_to_train_one(
     # When info is asked for, then it fails in one line that says what to run
     run = _in_process(["info", "--json"])
     assert run.exit_code == 1
-    assert run.stderr.count("\n") == 1
-    assert "no trained model" in run.stderr and "regression-model train" in run.stderr
+    model_path = cli._model_path()
+    assert run.stderr == f"Error: no trained model at {model_path}; train one with `tox -e train`\n"
 
 
 def test_info_with_unreadable_metadata_says_so(
@@ -619,6 +629,52 @@ def test_info_with_unreadable_metadata_says_so(
     run = _in_process(["info"])
     assert run.exit_code == 1
     assert re.fullmatch(r"Error: model metadata .*\.json is unreadable: .*\n", run.stderr)
+
+
+def test_info_prints_counts_as_integers_and_money_with_separators() -> None:
+    # When info is asked for as text
+    run = _in_process(["info"])
+
+    # Then counts are whole numbers, dollars carry separators, ratios four decimals
+    assert run.exit_code == 0, run.stderr
+    metrics = dict(re.findall(r"^  (\S+)\s+(.+)$", run.stdout, re.MULTILINE))
+    assert metrics["cv_folds"] == "5"
+    assert re.fullmatch(r"\d,\d{3}", metrics["training_rows"])
+    assert re.fullmatch(r"\$\d{2},\d{3}", metrics["holdout_rmse"])
+    assert re.fullmatch(r"0\.\d{4}", metrics["holdout_r2"])
+    assert re.fullmatch(r"\d+\.\d s", metrics["training_seconds"])
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "shown"),
+    [
+        ("cv_folds", 5, "5"),
+        ("cv_folds", 5.0, "5"),
+        ("training_rows", 1458, "1,458"),
+        ("holdout_rmse", 21873.4, "$21,873"),
+        ("holdout_rmse_log", 0.10781, "0.1078"),
+        ("training_seconds", 1234.56, "1,234.6 s"),
+    ],
+    ids=["count", "count-from-old-metadata", "thousands", "money", "ratio", "seconds"],
+)
+def test_format_metric_shows_each_kind_as_a_person_reads_it(
+    name: str, value: float, shown: str
+) -> None:
+    assert cli.format_metric(name, value) == shown
+
+
+def test_predict_of_one_row_says_1_row(test_records: pd.DataFrame, tmp_path: Path) -> None:
+    """Non-regression test for #11: "Scored 1 rows"."""
+    # Given a file of one house
+    source, output = tmp_path / "one.csv", tmp_path / "out.csv"
+    test_records.head(1).to_csv(source, index=False)
+
+    # When it is scored
+    run = _in_process(["predict", source, "-o", output])
+
+    # Then the summary speaks of one row
+    assert run.exit_code == 0, run.stderr
+    assert run.stdout.startswith(f"Scored 1 row (0 with errors) into {output} in ")
 
 
 def test_train_runs_training_and_says_where_the_model_is(
@@ -753,3 +809,372 @@ def test_predict_streams_a_file_many_chunks_long_in_bounded_memory(
     # Then loading the file whole costs a lot, and streaming it a small fraction of that
     assert loaded_whole - baseline > 50, (baseline, loaded_whole)
     assert streamed - baseline < (loaded_whole - baseline) / 5, (baseline, streamed, loaded_whole)
+
+
+# Concurrency, signals and leftovers
+
+
+def test_a_second_writer_of_a_new_output_fails_instead_of_replacing_it(
+    houses_csv: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Non-regression test for #11: two runs to one new output both exited 0."""
+    # Given another run that creates the output while this one is scoring
+    output = tmp_path / "out.csv"
+
+    def other_run_finishes_first(*, input_data: pd.DataFrame) -> PredictionResult:
+        if not output.exists():
+            output.write_text("the other run's output\n")
+        return make_prediction(input_data=input_data)
+
+    monkeypatch.setattr(batch, "make_prediction", other_run_finishes_first)
+
+    # When this run finishes, without --overwrite
+    run = _in_process(["predict", houses_csv, "-o", output])
+
+    # Then it fails in one line, and the other run's output and nothing else is left
+    assert run.exit_code == 2
+    assert run.stderr == (
+        f"Error: output {output} was created by another run while this one wrote it; "
+        "pass --overwrite to replace it\n"
+    )
+    assert output.read_text() == "the other run's output\n"
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["houses.csv", "out.csv"]
+
+
+def test_predict_removes_stale_partial_files_of_its_output_only(
+    houses_csv: Path, tmp_path: Path
+) -> None:
+    """Check that a killed run's leftovers go, and a live run's and other files stay."""
+    # Given a killed run's temporary file, a live run's (locked), and look-alikes
+    output = tmp_path / "out.csv"
+    stale = tmp_path / ".out.csv.0123abcd.partial"
+    live = tmp_path / ".out.csv.89abcdef.partial"
+    others = [tmp_path / ".out.csv.notours.partial", tmp_path / ".other.csv.0123abcd.partial"]
+    for path in [stale, live, *others]:
+        path.write_text("partial rows\n")
+
+    with live.open("rb") as held:
+        fcntl.flock(held.fileno(), fcntl.LOCK_EX)
+
+        # When a new run writes the same output
+        run = _in_process(["predict", houses_csv, "-o", output])
+
+        # Then it succeeds, removing only the stale file of its own pattern
+        assert run.exit_code == 0, run.stderr
+    assert not stale.exists()
+    assert live.exists() and all(path.exists() for path in others)
+
+
+def _start_predict(args: CliArgs) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        _cli_command(args),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=_child_env(),
+    )
+
+
+def _wait_for_partial(directory: Path, process: subprocess.Popen[str]) -> None:
+    """Block until the run has started writing, its temporary file existing."""
+    while not any(directory.glob(".*.partial")):
+        assert process.poll() is None, process.communicate()
+        time.sleep(0.05)
+
+
+@pytest.mark.parametrize("signal_number", [signal.SIGTERM, signal.SIGHUP], ids=["TERM", "HUP"])
+def test_a_stopping_signal_leaves_no_partial_file(
+    test_records: pd.DataFrame, tmp_path: Path, signal_number: signal.Signals
+) -> None:
+    """Non-regression test for #11: kill -TERM left the hidden .partial file behind."""
+    # Given a run scoring a file long enough to be caught mid-way, in small chunks
+    source, output = tmp_path / "houses.csv", tmp_path / "out.csv"
+    pd.concat([test_records] * 20, ignore_index=True).to_csv(source, index=False)
+    process = _start_predict(["predict", source, "-o", output, "--chunk-size", SMALL_CHUNK])
+    _wait_for_partial(tmp_path, process)
+
+    # When the signal arrives
+    process.send_signal(signal_number)
+    stdout, stderr = process.communicate(timeout=300)
+
+    # Then the run stops as Ctrl-C would, in one line, and leaves the input alone
+    assert process.returncode == 128 + signal_number
+    assert stderr == (
+        f"Error: interrupted by {signal_number.name}; {output} was not written\n"
+    )
+    assert [path.name for path in tmp_path.iterdir()] == ["houses.csv"]
+
+
+# Broken models, configs and installs, in a copy of the package (subprocess)
+
+
+def _run_copy(package_dir: Path, args: CliArgs, *, env: dict[str, str] | None = None) -> CliRun:
+    """Run the command line of a package copy; as root, without root's file permissions."""
+    child_env = {**os.environ, "PYTHONPATH": str(package_dir.parent), **(env or {})}
+    # Root reads any file whatever its mode: drop the two capabilities that allow that, so
+    # a file made unreadable stays unreadable, as it would for any other user.
+    if os.geteuid() == 0:
+        capabilities = "-dac_override,-dac_read_search"
+        prefix = ["setpriv", f"--inh-caps={capabilities}", f"--bounding-set={capabilities}"]
+    else:
+        prefix = []
+    completed = subprocess.run(
+        [*prefix, *_cli_command(args)],
+        capture_output=True,
+        text=True,
+        env=child_env,
+        timeout=300,
+        cwd=package_dir.parent,
+    )
+    return CliRun(completed.returncode, completed.stdout, completed.stderr)
+
+
+def _model_of(package_dir: Path) -> Path:
+    (model_path,) = (package_dir / "trained_models").glob("*.pkl")
+    return model_path
+
+
+def _replace_model(package_dir: Path, model: object) -> Path:
+    """Save ``model`` as the copy's model file, with the sha256 its metadata expects."""
+    model_path = _model_of(package_dir)
+    joblib.dump(model, model_path)
+    metadata = json.loads(model_path.with_suffix(".json").read_text())
+    metadata["model_sha256"] = hashlib.sha256(model_path.read_bytes()).hexdigest()
+    model_path.with_suffix(".json").write_text(json.dumps(metadata))
+    return model_path
+
+
+def _edit_config(package_dir: Path, old: str, new: str) -> Path:
+    config_path = package_dir / "config.yml"
+    text = config_path.read_text()
+    assert old in text
+    config_path.write_text(text.replace(old, new, 1))
+    return config_path
+
+
+def _unreadable_model(package_dir: Path) -> str:
+    model_path = _model_of(package_dir)
+    model_path.chmod(0)
+    return f"cannot read model file {model_path}: Permission denied"
+
+
+def _unreadable_metadata(package_dir: Path) -> str:
+    metadata = _model_of(package_dir).with_suffix(".json")
+    metadata.chmod(0)
+    return f"cannot read model metadata {metadata}: Permission denied"
+
+
+def _metadata_is_a_directory(package_dir: Path) -> str:
+    metadata = _model_of(package_dir).with_suffix(".json")
+    metadata.unlink()
+    metadata.mkdir()
+    return f"cannot read model metadata {metadata}: Is a directory"
+
+
+def _metadata_not_utf8(package_dir: Path) -> str:
+    metadata = _model_of(package_dir).with_suffix(".json")
+    damaged = metadata.read_bytes().replace(b"train.csv", b"tr\xffin.csv")
+    metadata.write_bytes(damaged)
+    return (
+        f"model metadata {metadata} is unreadable: not UTF-8 text "
+        f"(byte {damaged.index(b'\xff')})"
+    )
+
+
+def _metadata_missing_a_field(package_dir: Path) -> str:
+    metadata = _model_of(package_dir).with_suffix(".json")
+    fields = json.loads(metadata.read_text())
+    del fields["metrics"]
+    metadata.write_text(json.dumps(fields))
+    return f"model metadata {metadata} is unreadable: metrics: Field required"
+
+
+def _config_missing(package_dir: Path) -> str:
+    (package_dir / "config.yml").unlink()
+    return f"cannot read config {package_dir / 'config.yml'}: No such file or directory"
+
+
+def _cv_folds_as_text(package_dir: Path) -> str:
+    config_path = _edit_config(package_dir, "cv_folds: 5", "cv_folds: five")
+    return (
+        f"invalid config {config_path} line 387, model.cv_folds: expecting an integer, "
+        "found 'five'"
+    )
+
+
+def _unfitted_pipeline(package_dir: Path) -> str:
+    model_path = _replace_model(package_dir, build_pipeline(load_config().model))
+    return f"{model_path.name} holds a pipeline that was never fitted"
+
+
+def _pipeline_of_other_features(package_dir: Path) -> str:
+    other = Pipeline([("mean", DummyRegressor())])
+    other.fit(pd.DataFrame({"Rooms": [1, 2], "Garden": [0, 1]}), [1.0, 2.0])
+    model_path = _replace_model(package_dir, other)
+    return (
+        f"{model_path.name} holds a pipeline fitted on other columns than this package's "
+        "features (lacks LotFrontage, LotArea, MasVnrArea, BsmtFinSF1, BsmtFinSF2 and 74 "
+        "more; adds Rooms, Garden); retrain with `tox -e train`"
+    )
+
+
+def _no_model(package_dir: Path) -> str:
+    model_path = _model_of(package_dir)
+    model_path.unlink()
+    return f"no trained model at {model_path}; train one with `tox -e train`"
+
+
+def _no_model_in_a_wheel(package_dir: Path) -> str:
+    shutil.rmtree(package_dir / "datasets")
+    model_path = _model_of(package_dir)
+    model_path.unlink()
+    return (
+        f"no trained model at {model_path}; the installed package ships its model, so the "
+        "installation is broken; reinstall the wheel"
+    )
+
+
+# (case id, break the copy and return the one stderr line every command must print)
+BROKEN_INSTALLS: list[tuple[str, Callable[[Path], str]]] = [
+    ("model-unreadable", _unreadable_model),
+    ("metadata-unreadable", _unreadable_metadata),
+    ("metadata-is-a-directory", _metadata_is_a_directory),
+    ("metadata-not-utf8", _metadata_not_utf8),
+    ("metadata-missing-a-field", _metadata_missing_a_field),
+    ("config-missing", _config_missing),
+    ("config-cv-folds-as-text", _cv_folds_as_text),
+    ("unfitted-pipeline", _unfitted_pipeline),
+    ("pipeline-of-other-features", _pipeline_of_other_features),
+    ("no-model", _no_model),
+    ("no-model-in-a-wheel", _no_model_in_a_wheel),
+]
+
+
+@pytest.mark.parametrize(
+    "break_copy", [case[1] for case in BROKEN_INSTALLS], ids=[case[0] for case in BROKEN_INSTALLS]
+)
+def test_predict_with_an_unusable_model_or_config_exits_1_in_one_line(
+    package_copy: Path, houses_csv: Path, tmp_path: Path, break_copy: Callable[[Path], str]
+) -> None:
+    """Non-regression test for #11: tracebacks, and the output blamed for the model's fault."""
+    # Given a package whose model, metadata or config cannot be used
+    message = break_copy(package_copy)
+
+    # When a file is scored
+    run = _run_copy(package_copy, ["predict", houses_csv, "-o", tmp_path / "out.csv"])
+
+    # Then the command names the culprit in one line, exits with 1 and writes nothing
+    assert (run.exit_code, run.stderr) == (1, f"Error: {message}\n")
+    assert not any(path.name.startswith((".out", "out")) for path in tmp_path.iterdir())
+
+
+@pytest.mark.parametrize(
+    "break_copy",
+    [_unreadable_metadata, _metadata_is_a_directory, _metadata_not_utf8, _no_model_in_a_wheel],
+    ids=["metadata-unreadable", "metadata-is-a-directory", "metadata-not-utf8", "no-model"],
+)
+def test_info_with_an_unusable_model_exits_1_in_one_line(
+    package_copy: Path, break_copy: Callable[[Path], str]
+) -> None:
+    # Given a package whose model or metadata cannot be used
+    message = break_copy(package_copy)
+
+    # When info is asked for, then it names the culprit in one line and exits with 1
+    run = _run_copy(package_copy, ["info"])
+    assert (run.exit_code, run.stderr) == (1, f"Error: {message}\n")
+
+
+@pytest.mark.parametrize("field", ["model_sha256", "package_version"], ids=["sha256", "version"])
+def test_info_of_a_model_that_does_not_match_its_metadata_exits_1(
+    package_copy: Path, field: str
+) -> None:
+    """Non-regression test for #11: info printed "DOES NOT MATCH" and exited 0."""
+    # Given metadata whose sha256 or version differs from the model's
+    model_path = _model_of(package_copy)
+    metadata = json.loads(model_path.with_suffix(".json").read_text())
+    metadata[field] = {"model_sha256": "0" * 64, "package_version": "0.0.1"}[field]
+    model_path.with_suffix(".json").write_text(json.dumps(metadata))
+
+    # When info is asked for, as text and as JSON
+    text, as_json = _run_copy(package_copy, ["info"]), _run_copy(package_copy, ["info", "--json"])
+
+    # Then both print the report, and fail in one line that names the mismatch
+    expected = {
+        "model_sha256": f"Error: {model_path.name} does not match the sha256 in its metadata; "
+        "the file is corrupt or was replaced\n",
+        "package_version": f"Error: {model_path.name} was trained by version 0.0.1, "
+        f"this is version {__version__}\n",
+    }[field]
+    for run in (text, as_json):
+        assert (run.exit_code, run.stderr) == (1, expected)
+    assert "model sha256" in text.stdout
+    assert json.loads(as_json.stdout)["metadata"][field] == metadata[field]
+
+
+def test_train_from_an_installed_wheel_says_where_training_runs(package_copy: Path) -> None:
+    """Non-regression test for #11: a 51-line FileNotFoundError traceback."""
+    # Given a package without its datasets, as a wheel installs it
+    shutil.rmtree(package_copy / "datasets")
+
+    # When training is asked for
+    run = _run_copy(package_copy, ["train"])
+
+    # Then it says, in one line, to train from a source checkout, and exits with 2
+    training_data = package_copy / "datasets" / "train.csv"
+    assert (run.exit_code, run.stderr) == (
+        2,
+        f"Error: no data file {training_data} (an installed package holds no training data); "
+        "train from a source checkout with `tox -e train`\n",
+    )
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        (
+            "test_size: 0.1",
+            "test_size: ten",
+            "line 386, model.test_size: expecting a float, found 'ten'",
+        ),
+        (
+            "cv_folds: 5",
+            "cv_folds: 100000",
+            "line 387, model.cv_folds: 100000 folds need at least as many training rows; "
+            "there are 1458",
+        ),
+    ],
+    ids=["test-size-as-text", "more-folds-than-rows"],
+)
+def test_train_with_a_broken_config_exits_1_naming_the_key(
+    package_copy: Path, old: str, new: str, message: str
+) -> None:
+    """Non-regression test for #11: `test_size: ten` named target_below; 100000 folds crashed
+    inside scikit-learn."""
+    # Given a config with one bad value
+    config_path = _edit_config(package_copy, old, new)
+
+    # When training is asked for, then it names the key and its line, and exits with 1
+    run = _run_copy(package_copy, ["train"])
+    assert (run.exit_code, run.stderr) == (1, f"Error: invalid config {config_path} {message}\n")
+
+
+@pytest.mark.parametrize(
+    ("flag", "env"),
+    [(["--debug"], {}), ([], {cli.DEBUG_ENVIRONMENT_VARIABLE: "1"})],
+    ids=["flag", "environment"],
+)
+def test_debug_shows_the_traceback(
+    package_copy: Path, flag: list[str], env: dict[str, str]
+) -> None:
+    # Given a package whose config cannot be read
+    (package_copy / "config.yml").unlink()
+
+    # When info runs with --debug or the environment variable
+    run = _run_copy(package_copy, [*flag, "info"], env=env)
+
+    # Then the traceback is shown, ending in the same error
+    assert run.exit_code == 1
+    assert run.stderr.startswith("Traceback (most recent call last):")
+    assert run.stderr.rstrip().splitlines()[-1].startswith(
+        "regression_model.errors.ConfigError: cannot read config"
+    )
