@@ -973,12 +973,11 @@ def _metadata_is_a_directory(package_dir: Path) -> str:
 
 def _metadata_not_utf8(package_dir: Path) -> str:
     metadata = _model_of(package_dir).with_suffix(".json")
-    damaged = metadata.read_bytes().replace(b"train.csv", b"tr\xffin.csv")
+    not_utf8 = b"\xff"
+    damaged = metadata.read_bytes().replace(b"train.csv", b"tr" + not_utf8 + b"in.csv")
     metadata.write_bytes(damaged)
-    return (
-        f"model metadata {metadata} is unreadable: not UTF-8 text "
-        f"(byte {damaged.index(b'\xff')})"
-    )
+    position = damaged.index(not_utf8)
+    return f"model metadata {metadata} is unreadable: not UTF-8 text (byte {position})"
 
 
 def _metadata_missing_a_field(package_dir: Path) -> str:
