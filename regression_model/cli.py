@@ -81,9 +81,7 @@ _FORMAT_BY_SUFFIX = {
 }
 
 
-def table_format(
-    path: Path, *, error: type[RegressionModelError] = InputFileError
-) -> TableFormat:
+def table_format(path: Path, *, error: type[RegressionModelError] = InputFileError) -> TableFormat:
     """The format of a table file, from its extension.
 
     Raises

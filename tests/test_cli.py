@@ -899,9 +899,7 @@ def test_a_stopping_signal_leaves_no_partial_file(
 
     # Then the run stops as Ctrl-C would, in one line, and leaves the input alone
     assert process.returncode == 128 + signal_number
-    assert stderr == (
-        f"Error: interrupted by {signal_number.name}; {output} was not written\n"
-    )
+    assert stderr == f"Error: interrupted by {signal_number.name}; {output} was not written\n"
     assert [path.name for path in tmp_path.iterdir()] == ["houses.csv"]
 
 
@@ -1174,6 +1172,8 @@ def test_debug_shows_the_traceback(
     # Then the traceback is shown, ending in the same error
     assert run.exit_code == 1
     assert run.stderr.startswith("Traceback (most recent call last):")
-    assert run.stderr.rstrip().splitlines()[-1].startswith(
-        "regression_model.errors.ConfigError: cannot read config"
+    assert (
+        run.stderr.rstrip()
+        .splitlines()[-1]
+        .startswith("regression_model.errors.ConfigError: cannot read config")
     )

@@ -445,8 +445,11 @@ def test_missing_training_data_says_to_train_from_a_source_checkout(
     ("has_datasets", "advice"),
     [
         (True, "train one with `tox -e train`"),
-        (False, "the installed package ships its model, so the installation is broken; "
-         "reinstall the wheel"),
+        (
+            False,
+            "the installed package ships its model, so the installation is broken; "
+            "reinstall the wheel",
+        ),
     ],
     ids=["source-checkout", "installed-wheel"],
 )

@@ -171,7 +171,9 @@ class NumericRule(_Frozen):
     @model_validator(mode="after")
     def _check_bounds(self) -> NumericRule:
         if self.minimum > self.maximum:
-            raise _key_error("minimum", f"minimum {self.minimum:g} is above maximum {self.maximum:g}")
+            raise _key_error(
+                "minimum", f"minimum {self.minimum:g} is above maximum {self.maximum:g}"
+            )
         return self
 
 
