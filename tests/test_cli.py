@@ -942,12 +942,13 @@ def _replace_model(package_dir: Path, model: object) -> Path:
     return model_path
 
 
-def _edit_config(package_dir: Path, old: str, new: str) -> Path:
+def _edit_config(package_dir: Path, old: str, new: str) -> tuple[Path, int]:
+    """Replace ``old`` in the copy's config; return the file and the line ``old`` was on."""
     config_path = package_dir / "config.yml"
     text = config_path.read_text()
     assert old in text
     config_path.write_text(text.replace(old, new, 1))
-    return config_path
+    return config_path, text[: text.index(old)].count("\n") + 1
 
 
 def _unreadable_model(package_dir: Path) -> str:
@@ -992,9 +993,9 @@ def _config_missing(package_dir: Path) -> str:
 
 
 def _cv_folds_as_text(package_dir: Path) -> str:
-    config_path = _edit_config(package_dir, "cv_folds: 5", "cv_folds: five")
+    config_path, line = _edit_config(package_dir, "cv_folds: 5", "cv_folds: five")
     return (
-        f"invalid config {config_path} line 387, model.cv_folds: expecting an integer, "
+        f"invalid config {config_path} line {line}, model.cv_folds: expecting an integer, "
         "found 'five'"
     )
 
@@ -1128,16 +1129,11 @@ def test_train_from_an_installed_wheel_says_where_training_runs(package_copy: Pa
 @pytest.mark.parametrize(
     ("old", "new", "message"),
     [
-        (
-            "test_size: 0.1",
-            "test_size: ten",
-            "line 386, model.test_size: expecting a float, found 'ten'",
-        ),
+        ("test_size: 0.1", "test_size: ten", "model.test_size: expecting a float, found 'ten'"),
         (
             "cv_folds: 5",
             "cv_folds: 100000",
-            "line 387, model.cv_folds: 100000 folds need at least as many training rows; "
-            "there are 1458",
+            "model.cv_folds: 100000 folds need at least as many training rows; there are 1458",
         ),
     ],
     ids=["test-size-as-text", "more-folds-than-rows"],
@@ -1148,11 +1144,14 @@ def test_train_with_a_broken_config_exits_1_naming_the_key(
     """Non-regression test for #11: `test_size: ten` named target_below; 100000 folds crashed
     inside scikit-learn."""
     # Given a config with one bad value
-    config_path = _edit_config(package_copy, old, new)
+    config_path, line = _edit_config(package_copy, old, new)
 
     # When training is asked for, then it names the key and its line, and exits with 1
     run = _run_copy(package_copy, ["train"])
-    assert (run.exit_code, run.stderr) == (1, f"Error: invalid config {config_path} {message}\n")
+    assert (run.exit_code, run.stderr) == (
+        1,
+        f"Error: invalid config {config_path} line {line}, {message}\n",
+    )
 
 
 @pytest.mark.parametrize(

@@ -192,98 +192,119 @@ def test_get_config_returns_the_same_cached_object() -> None:
     assert first == load_config()
 
 
-# (case id, text to replace in the packaged config.yml, its replacement, the exact message
-# after "invalid config <path> ")
-YAML_MISTAKES: list[tuple[str, str, str, str]] = [
+# (case id, where the message points (a text in the packaged config.yml, and how many lines
+# below it), the text to replace, its replacement, the message after "invalid config <path> ")
+YAML_MISTAKES: list[tuple[str, tuple[str, int], str, str, str]] = [
     (
         "integer-as-text",
+        ("cv_folds: 5", 0),
         "cv_folds: 5",
         "cv_folds: five",
-        "line 387, model.cv_folds: expecting an integer, found 'five'",
+        "line {line}, model.cv_folds: expecting an integer, found 'five'",
     ),
     (
         "float-as-text",
+        ("test_size: 0.1", 0),
         "test_size: 0.1",
         "test_size: ten",
-        "line 386, model.test_size: expecting a float, found 'ten'",
+        "line {line}, model.test_size: expecting a float, found 'ten'",
     ),
     (
         "out-of-range",
+        ("cv_folds: 5", 0),
         "cv_folds: 5",
         "cv_folds: 1",
-        "line 387, model.cv_folds: input should be greater than or equal to 2, got 1",
+        "line {line}, model.cv_folds: input should be greater than or equal to 2, got 1",
     ),
     (
         "mapping-value-as-text",
+        ("        Gd: 4\n", 0),
         "        Gd: 4\n",
         "        Gd: four\n",
-        "line 254, model.ordinal_mappings.quality.mapping.Gd: expecting an integer, found 'four'",
+        "line {line}, model.ordinal_mappings.quality.mapping.Gd: "
+        "expecting an integer, found 'four'",
     ),
     (
         "unknown-key",
+        ("  random_state: 0", 1),
         "  random_state: 0",
         "  random_state: 0\n  seed: 1",
-        "line 389, model.seed: unknown key 'seed'",
+        "line {line}, model.seed: unknown key 'seed'",
     ),
     (
         "missing-key",
+        ("app:", 0),
         "  pipeline_name: regression_model_output_v\n",
         "",
-        "line 5, app: required key(s) 'pipeline_name' not found",
+        "line {line}, app: required key(s) 'pipeline_name' not found",
     ),
     (
         "bad-indentation",
+        ("  random_state: 0", 0),
         "  random_state: 0",
         "   random_state: 0",
-        "line 388, model.cv_folds.random_state: a key cannot start here; check the indentation",
+        "line {line}, model.cv_folds.random_state: a key cannot start here; check the indentation",
     ),
     (
         "tab",
+        ("  random_state: 0", 0),
         "  random_state: 0",
         "\trandom_state: 0",
-        "line 388, model.random_state: a tab cannot indent YAML; indent with spaces",
+        "line {line}, model.random_state: a tab cannot indent YAML; indent with spaces",
     ),
     (
         "flow-style",
+        ("  random_state: 0", 0),
         "  random_state: 0",
         "  random_state: {seed: 1}",
-        "line 388, model.random_state: flow style ({...} or [...]) is not allowed; "
+        "line {line}, model.random_state: flow style ({...} or [...]) is not allowed; "
         "write one item per line",
     ),
     (
         "duplicate-key",
+        ("  random_state: 0", 1),
         "  random_state: 0",
         "  random_state: 0\n  random_state: 1",
-        "line 389, model.random_state: Duplicate key 'random_state' found",
+        "line {line}, model.random_state: Duplicate key 'random_state' found",
     ),
     (
         "group-names-non-feature",
+        ("  temporal_vars:\n", 0),
         "  temporal_vars:\n",
         "  temporal_vars:\n    - YearOfTheDragon\n",
-        "line 229, model.temporal_vars: names columns that are not features: ['YearOfTheDragon']",
+        "line {line}, model.temporal_vars: names columns that are not features: "
+        "['YearOfTheDragon']",
     ),
     (
         "unknown-estimator",
+        ("estimator: blend", 0),
         "estimator: blend",
         "estimator: forest",
-        "line 393, model.estimator: input should be one of 'lasso', 'elastic_net', "
+        "line {line}, model.estimator: input should be one of 'lasso', 'elastic_net', "
         "'gradient_boosting' or 'hist_gradient_boosting', 'blend', got 'forest'",
     ),
 ]
 
 
+def line_of(text: str, anchor: tuple[str, int]) -> int:
+    """The 1-based line of the first occurrence of ``anchor[0]``, plus ``anchor[1]``."""
+    found, below = anchor
+    return text[: text.index(found)].count("\n") + 1 + below
+
+
 @pytest.mark.parametrize(
-    ("old", "new", "message"),
+    ("anchor", "old", "new", "message"),
     [case[1:] for case in YAML_MISTAKES],
     ids=[case[0] for case in YAML_MISTAKES],
 )
 def test_a_config_mistake_is_one_line_naming_the_line_and_key_path(
-    tmp_path: Path, old: str, new: str, message: str
+    tmp_path: Path, anchor: tuple[str, int], old: str, new: str, message: str
 ) -> None:
     """Non-regression test for #11: strictyaml's raw exceptions, blank lines and wrong keys."""
     # Given a copy of config.yml with one mistake
     text = CONFIG_FILE_PATH.read_text(encoding="utf-8")
     assert old in text
+    message = message.replace("{line}", str(line_of(text, anchor)))
     path = tmp_path / "config.yml"
     path.write_text(text.replace(old, new, 1), encoding="utf-8")
 
