@@ -865,6 +865,11 @@ def test_predict_removes_stale_partial_files_of_its_output_only(
     assert live.exists() and all(path.exists() for path in others)
 
 
+def _default_ctrl_c() -> None:
+    # A shell's background job inherits SIGINT ignored, and Python then keeps ignoring it.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _start_predict(args: CliArgs) -> subprocess.Popen[str]:
     return subprocess.Popen(
         _cli_command(args),
@@ -872,6 +877,7 @@ def _start_predict(args: CliArgs) -> subprocess.Popen[str]:
         stderr=subprocess.PIPE,
         text=True,
         env=_child_env(),
+        preexec_fn=_default_ctrl_c,
     )
 
 
@@ -882,7 +888,9 @@ def _wait_for_partial(directory: Path, process: subprocess.Popen[str]) -> None:
         time.sleep(0.05)
 
 
-@pytest.mark.parametrize("signal_number", [signal.SIGTERM, signal.SIGHUP], ids=["TERM", "HUP"])
+@pytest.mark.parametrize(
+    "signal_number", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP], ids=["INT", "TERM", "HUP"]
+)
 def test_a_stopping_signal_leaves_no_partial_file(
     test_records: pd.DataFrame, tmp_path: Path, signal_number: signal.Signals
 ) -> None:
