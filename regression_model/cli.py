@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import glob
 import json
 import logging
 import os
@@ -40,6 +41,7 @@ import pandas as pd
 
 from regression_model import __version__
 from regression_model.errors import (
+    EXIT_UNUSABLE,
     InputFileError,
     InterruptedRun,
     ModelLoadError,
@@ -293,7 +295,7 @@ def _remove_stale_partials(destination: Path) -> None:
     if sys.platform == "win32":
         return
     pattern = _partial_pattern(destination)
-    for candidate in destination.parent.glob(f".{glob_escape(destination.name)}.*.partial"):
+    for candidate in destination.parent.glob(f".{glob.escape(destination.name)}.*.partial"):
         if not pattern.fullmatch(candidate.name):
             continue
         try:
@@ -308,11 +310,6 @@ def _remove_stale_partials(destination: Path) -> None:
             candidate.unlink(missing_ok=True)
         finally:
             os.close(descriptor)
-
-
-def glob_escape(name: str) -> str:
-    """``name`` with glob's special characters matched literally."""
-    return re.sub(r"([*?\[])", r"[\1]", name)
 
 
 def _hold_lock(descriptor: int) -> None:
@@ -537,7 +534,7 @@ class _CommandGroup(click.Group):
             _fail(
                 f"unexpected {type(error).__name__}: {_first_line(error)} "
                 "(run with --debug for the traceback)",
-                1,
+                EXIT_UNUSABLE,
             )
         sys.exit(result if isinstance(result, int) else 0)
 

@@ -255,6 +255,26 @@ def test_a_failure_to_write_exits_2_and_leaves_no_file(
     assert [path.name for path in tmp_path.iterdir()] == ["houses.csv"]
 
 
+def test_an_unexpected_error_is_one_line_that_points_to_debug(
+    houses_csv: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a bug: scoring raises an exception no one meant a user to see
+    def broken(*, input_data: pd.DataFrame) -> PredictionResult:
+        raise ValueError("a bug\nwith a second line")
+
+    monkeypatch.setattr(batch, "make_prediction", broken)
+
+    # When a file is scored
+    run = _in_process(["predict", houses_csv, "-o", tmp_path / "out.csv"])
+
+    # Then one line names the exception and how to see the traceback; nothing is left
+    assert run.exit_code == 1
+    assert (
+        run.stderr == "Error: unexpected ValueError: a bug (run with --debug for the traceback)\n"
+    )
+    assert [path.name for path in tmp_path.iterdir()] == ["houses.csv"]
+
+
 def test_predict_reports_progress_on_stderr_when_it_is_a_terminal(
     houses_csv: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
