@@ -444,6 +444,19 @@ def _parquet_missing_a_model_column(tmp_path: Path, houses_csv: Path) -> UserErr
     )
 
 
+def _parquet_with_a_repeated_column(tmp_path: Path, houses_csv: Path) -> UserError:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    source = tmp_path / "houses.parquet"
+    table = pa.Table.from_pandas(pd.read_csv(houses_csv), preserve_index=False)
+    pq.write_table(table.append_column("GrLivArea", table.column("GrLivArea")), source)
+    return (
+        ["predict", source, "-o", tmp_path / "out.parquet"],
+        f"{source}: the column 'GrLivArea' appears more than once",
+    )
+
+
 def _has_a_prediction_column(tmp_path: Path, houses_csv: Path) -> UserError:
     pd.read_csv(houses_csv).assign(prediction=1.0).to_csv(houses_csv, index=False)
     return (
@@ -497,6 +510,7 @@ USER_ERRORS: list[tuple[str, Callable[[Path, Path], UserError]]] = [
     ("two-model-columns-missing", _two_model_columns_missing),
     ("not-parquet", _not_parquet),
     ("parquet-missing-a-model-column", _parquet_missing_a_model_column),
+    ("parquet-with-a-repeated-column", _parquet_with_a_repeated_column),
     ("has-a-prediction-column", _has_a_prediction_column),
     ("chunk-size-zero", _chunk_size("0", f"0 {_OUT_OF_RANGE}")),
     ("chunk-size-negative", _chunk_size("-5", f"-5 {_OUT_OF_RANGE}")),
