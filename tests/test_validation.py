@@ -357,3 +357,20 @@ def test_column_of_a_wrong_dtype_is_one_error_per_present_cell(
     assert kinds[0] == (0, ErrorKind.WRONG_TYPE)
     assert kinds[1] == (1, ErrorKind.WRONG_TYPE if values[1] else ErrorKind.MISSING_VALUE)
     assert len(kinds) == 2
+
+
+@pytest.mark.parametrize("n_rows", [2, 40], ids=["few-rows", "many-rows"])
+def test_a_bool_is_the_wrong_type_even_beside_the_number_it_equals(
+    test_records: pd.DataFrame, schema: InputSchema, n_rows: int
+) -> None:
+    """Check that False and 0 (equal in Python) are told apart in one column."""
+    # Given houses whose porch area alternates between False and 0
+    records = test_records.head(n_rows).astype({"OpenPorchSF": object}).reset_index(drop=True)
+    records["OpenPorchSF"] = [False, 0] * (n_rows // 2)
+
+    # When they are validated
+    validated = validate_records(records=records, schema=schema)
+
+    # Then every False is a wrong-type error and every 0 is valid
+    assert validated.is_valid.tolist() == [False, True] * (n_rows // 2)
+    assert {error.kind for error in validated.errors} == {ErrorKind.WRONG_TYPE}

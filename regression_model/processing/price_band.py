@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 from sklearn.base import BaseEstimator, RegressorMixin, clone
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.validation import check_is_fitted, validate_data
 
 
 class PriceBandRegressor(RegressorMixin, BaseEstimator):
@@ -55,13 +55,12 @@ class PriceBandRegressor(RegressorMixin, BaseEstimator):
             raise ValueError("regressor must be an estimator, not None.")
         if not 0 <= self.margin < 1:
             raise ValueError(f"margin must be at least 0 and below 1, got {self.margin!r}.")
-        target = np.asarray(y, dtype=np.float64)
+        # Checked here, and records the feature names; the regressor gets X as it came, so
+        # that a DataFrame keeps its column names.
+        _, target = validate_data(self, X, y, y_numeric=True)
         self.regressor_ = clone(self.regressor).fit(X, target)
-        self.lower_ = float(target.min()) * (1 - self.margin)
-        self.upper_ = float(target.max()) * (1 + self.margin)
-        self.n_features_in_ = self.regressor_.n_features_in_
-        if hasattr(self.regressor_, "feature_names_in_"):
-            self.feature_names_in_ = self.regressor_.feature_names_in_
+        self.lower_ = float(np.min(target)) * (1 - self.margin)
+        self.upper_ = float(np.max(target)) * (1 + self.margin)
         return self
 
     def predict(self, X: Any) -> Any:

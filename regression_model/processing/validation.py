@@ -357,8 +357,34 @@ def _plain_array(raw: Any) -> npt.NDArray[Any]:
     return objects
 
 
+@dataclass(frozen=True)
+class _Boolean:
+    """A bool, kept apart from the number it equals (``True == 1``): never a valid value."""
+
+    value: bool
+
+
+# What pandas.api.types.infer_dtype says of object columns that cannot mix bools and numbers.
+_UNMIXED = frozenset({"string", "empty", "integer", "floating", "mixed-integer-float", "boolean"})
+
+
+def _bools_apart(values: npt.NDArray[Any]) -> npt.NDArray[Any]:
+    """``values`` with each bool wrapped, where bools may sit among numbers they equal."""
+    if values.dtype != object:
+        return values
+    if len(values) > SMALL_COLUMN and pd.api.types.infer_dtype(values, skipna=True) in _UNMIXED:
+        return values
+    is_bool = np.array([isinstance(value, (bool, np.bool_)) for value in values], dtype=bool)
+    if not is_bool.any():
+        return values
+    apart = values.copy()
+    apart[is_bool] = [_Boolean(bool(value)) for value in values[is_bool]]
+    return apart
+
+
 def _distinct(values: npt.NDArray[Any]) -> tuple[npt.NDArray[np.intp], list[Any]]:
     """Codes into the distinct values of ``values`` (-1 where missing), and those values."""
+    values = _bools_apart(values)
     if len(values) > SMALL_COLUMN:
         try:
             found, distinct = pd.factorize(values)
