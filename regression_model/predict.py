@@ -27,8 +27,9 @@ InputData = pd.DataFrame | Mapping[str, object] | Sequence[Mapping[str, object]]
 
 @dataclass(frozen=True)
 class _TrainedModel:
-    """The trained pipeline compiled for scoring, and the domain it was trained on."""
+    """The trained pipeline, its compiled form for scoring, and the domain it was trained on."""
 
+    pipeline: Pipeline
     scorer: PipelineScorer
     domain: TrainingDomain
 
@@ -53,7 +54,9 @@ def _load_trained_model() -> _TrainedModel:
     metadata = load_metadata(model_path=TRAINED_MODEL_DIR / artifact_name(pipeline_name=pipeline_name))
     # The scorer predicts what the pipeline predicts (tests/test_scoring.py holds it to a
     # relative 1e-9) without the pipeline's per-step DataFrame copies.
-    return _TrainedModel(scorer=compile_pipeline(pipeline), domain=metadata.domain)
+    return _TrainedModel(
+        pipeline=pipeline, scorer=compile_pipeline(pipeline), domain=metadata.domain
+    )
 
 
 def make_prediction(*, input_data: InputData) -> PredictionResult:

@@ -609,8 +609,7 @@ def _number_warnings(
             values, bound = numbers[:, position[rule.column]], numbers[:, position[rule.at_least]]
             for row in np.flatnonzero(is_valid & (values < bound)).tolist():
                 message = (
-                    f"{rule.column} ({values[row]:g}) is below {rule.at_least} "
-                    f"({bound[row]:g}); check both"
+                    f"{rule.column} ({values[row]:g}) is below {rule.at_least} ({bound[row]:g})"
                 )
                 warnings.append(_warning(row, rule.column, WarningKind.CONTRADICTION, message))
         if domain is None:
@@ -619,14 +618,14 @@ def _number_warnings(
             values = numbers[:, position[name]]
             for row in np.flatnonzero(is_valid & (values < allowed.minimum)).tolist():
                 message = (
-                    f"{name} {values[row]:g} is below the training range; "
-                    f"priced as {allowed.minimum:g}"
+                    f"{name} {values[row]:g} is below the training range "
+                    f"(priced as {allowed.minimum:g})"
                 )
                 warnings.append(_warning(row, name, WarningKind.OUTSIDE_TRAINING_RANGE, message))
             for row in np.flatnonzero(is_valid & (values > allowed.maximum)).tolist():
                 message = (
-                    f"{name} {values[row]:g} is above the training range; "
-                    f"priced as {allowed.maximum:g}"
+                    f"{name} {values[row]:g} is above the training range "
+                    f"(priced as {allowed.maximum:g})"
                 )
                 warnings.append(_warning(row, name, WarningKind.OUTSIDE_TRAINING_RANGE, message))
     return warnings
