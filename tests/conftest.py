@@ -40,6 +40,13 @@ def train_records(config: Config) -> pd.DataFrame:
     return load_dataset(file_name=config.app.training_data_file)
 
 
+@pytest.fixture(scope="session")
+def training_price_band(config: Config, train_records: pd.DataFrame) -> tuple[float, float]:
+    """The lowest and highest price in train.csv: the band every prediction lies in."""
+    prices = train_records[config.model.target]
+    return float(prices.min()), float(prices.max())
+
+
 @pytest.fixture()
 def raw_records(test_records: pd.DataFrame) -> pd.DataFrame:
     """The first 50 rows of test.csv: a fresh copy each test may change."""
