@@ -15,6 +15,7 @@ from regression_model.config.core import Config
 from regression_model.pipeline import build_pipeline
 from regression_model.processing.validation import validate_records
 
+
 def _assert_prices(predictions: npt.ArrayLike, band: tuple[float, float]) -> None:
     prices = np.asarray(predictions, dtype=float)
     assert prices.ndim == 1 and prices.size > 0
@@ -60,7 +61,11 @@ def test_fitting_one_built_pipeline_leaves_another_unfitted(
 
 
 def test_pipeline_predicts_a_plausible_price_for_every_valid_test_row(
-    fitted_pipeline: Pipeline, valid_test_houses: pd.DataFrame, test_records: pd.DataFrame, training_price_band: tuple[float, float]) -> None:
+    fitted_pipeline: Pipeline,
+    valid_test_houses: pd.DataFrame,
+    test_records: pd.DataFrame,
+    training_price_band: tuple[float, float],
+) -> None:
     # Given every row of test.csv that validation accepts (nearly all of them)
     assert len(valid_test_houses) >= 0.99 * len(test_records)
 
@@ -96,7 +101,11 @@ def test_pipeline_predicts_rows_missing_values_never_missing_in_training(
 
 
 def test_pipeline_predicts_unseen_dwelling_class_150(
-    fitted_pipeline: Pipeline, valid_test_houses: pd.DataFrame, train_records: pd.DataFrame, training_price_band: tuple[float, float]) -> None:
+    fitted_pipeline: Pipeline,
+    valid_test_houses: pd.DataFrame,
+    train_records: pd.DataFrame,
+    training_price_band: tuple[float, float],
+) -> None:
     # Given the test row whose MSSubClass, 150, never occurs in train.csv
     assert 150 not in set(train_records["MSSubClass"])
     row = valid_test_houses[valid_test_houses["MSSubClass"] == "150"]
@@ -108,7 +117,11 @@ def test_pipeline_predicts_unseen_dwelling_class_150(
 
 
 def test_pipeline_predicts_rows_whose_every_label_is_unseen(
-    fitted_pipeline: Pipeline, valid_test_houses: pd.DataFrame, config: Config, training_price_band: tuple[float, float]) -> None:
+    fitted_pipeline: Pipeline,
+    valid_test_houses: pd.DataFrame,
+    config: Config,
+    training_price_band: tuple[float, float],
+) -> None:
     # Given valid rows whose every text column holds a label never seen in training
     houses = valid_test_houses.head(5).copy()
     for name in config.model.inputs.categorical:
@@ -122,7 +135,11 @@ def test_pipeline_predicts_rows_whose_every_label_is_unseen(
 
 
 def test_pipeline_predicts_rows_with_only_required_values(
-    fitted_pipeline: Pipeline, test_records: pd.DataFrame, config: Config, training_price_band: tuple[float, float]) -> None:
+    fitted_pipeline: Pipeline,
+    test_records: pd.DataFrame,
+    config: Config,
+    training_price_band: tuple[float, float],
+) -> None:
     """Check that every optional column may be empty: the pipeline imputes each of them."""
     # Given records that hold the required columns and nothing else
     records = test_records.head(5).copy()

@@ -19,8 +19,8 @@ from hypothesis import strategies as st
 from regression_model import __version__
 from regression_model.config.core import Config
 from regression_model.predict import make_prediction
-from regression_model.results import PredictionResult
-from regression_model.results import ErrorKind
+from regression_model.results import ErrorKind, PredictionResult
+
 
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     return frame.to_dict(orient="records")  # type: ignore[return-value]
