@@ -37,6 +37,7 @@ from regression_model.errors import (
     ModelNotFoundError,
     TrainingDataNotFoundError,
 )
+from regression_model.processing.domain import TrainingDomain
 
 __all__ = [
     "ModelLoadError",
@@ -70,6 +71,7 @@ class ModelMetadata(BaseModel):
     # int first: counts (folds, rows) stay integers, so `info` can print them as such.
     metrics: dict[str, int | float]
     versions: dict[str, str]
+    domain: TrainingDomain
 
 
 def load_dataset(*, file_name: str, dataset_dir: Path = DATASET_DIR) -> pd.DataFrame:
@@ -148,6 +150,7 @@ def save_pipeline(
     pipeline_name: str,
     training_data: Path,
     metrics: dict[str, float],
+    domain: TrainingDomain,
     model_dir: Path = TRAINED_MODEL_DIR,
 ) -> Path:
     """Persist a fitted pipeline with its metadata, replacing any older pipeline.
@@ -175,6 +178,7 @@ def save_pipeline(
         training_data_sha256=file_sha256(training_data),
         metrics=metrics,
         versions=library_versions(),
+        domain=domain,
     )
     metadata_path(model_path).write_text(metadata.model_dump_json(indent=2) + "\n")
     logger.info("saved pipeline to %s", model_path)
