@@ -431,11 +431,13 @@ def _predict_parquet(
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from regression_model.batch import ERROR_COLUMN, PREDICTION_COLUMN, score_rows
+    from regression_model.batch import ERROR_COLUMN, PREDICTION_COLUMN, WARNING_COLUMN, score_rows
 
     schema = _parquet_schema(source)
-    out_schema = schema.append(pa.field(PREDICTION_COLUMN, pa.float64())).append(
-        pa.field(ERROR_COLUMN, pa.string())
+    out_schema = (
+        schema.append(pa.field(PREDICTION_COLUMN, pa.float64()))
+        .append(pa.field(ERROR_COLUMN, pa.string()))
+        .append(pa.field(WARNING_COLUMN, pa.string()))
     )
     with _reading(source), pq.ParquetFile(source) as parquet_file:
         total = parquet_file.metadata.num_rows
@@ -451,6 +453,7 @@ def _predict_parquet(
                     *batch.columns,
                     pa.array(scored.prices, from_pandas=True),
                     pa.array(scored.errors, type=pa.string()),
+                    pa.array(scored.warnings, type=pa.string()),
                 ]
                 with _writing(output):
                     writer.write_batch(pa.RecordBatch.from_arrays(columns, schema=out_schema))
@@ -588,9 +591,10 @@ def predict(input_path: Path, output_path: Path, overwrite: bool, chunk_size: in
     """Score every row of INPUT (.csv or .parquet) into OUTPUT.
 
     OUTPUT holds every input column and row, in input order, plus `prediction` (the sale
-    price in dollars, empty where the row has errors) and `error` (the row's problems, empty
-    when it was scored). OUTPUT appears only when complete: a failed or interrupted run
-    (Ctrl-C, SIGTERM, SIGHUP) leaves no file behind.
+    price in dollars, empty where the row has errors), `error` (the row's problems, empty
+    when it was scored) and `warning` (why a priced row may be off, empty when none).
+    OUTPUT appears only when complete: a failed or interrupted run (Ctrl-C, SIGTERM,
+    SIGHUP) leaves no file behind.
     """
     file_format = _check_input(input_path)
     _check_output(output_path, input_format=file_format, overwrite=overwrite)

@@ -35,7 +35,7 @@ from sklearn.pipeline import Pipeline
 
 import regression_model
 from regression_model import __version__, batch, cli, train_pipeline
-from regression_model.batch import ERROR_COLUMN, PREDICTION_COLUMN
+from regression_model.batch import ERROR_COLUMN, PREDICTION_COLUMN, WARNING_COLUMN
 from regression_model.cli import main
 from regression_model.config import core
 from regression_model.config.core import load_config
@@ -140,7 +140,7 @@ def test_predict_csv_keeps_every_row_and_column_in_order_with_make_predictions_o
     # ... every input cell comes back as it was read, in order, then the two new columns
     raw = pd.read_csv(houses_csv, dtype=object)
     scored = pd.read_csv(output, dtype=object)
-    assert list(scored.columns) == [*raw.columns, PREDICTION_COLUMN, ERROR_COLUMN]
+    assert list(scored.columns) == [*raw.columns, PREDICTION_COLUMN, ERROR_COLUMN, WARNING_COLUMN]
     pd.testing.assert_frame_equal(scored[raw.columns], raw)
     # ... each price is the one make_prediction gives the file read whole, row for row
     expected = make_prediction(input_data=pd.read_csv(houses_csv))
@@ -193,7 +193,12 @@ def test_predict_csv_with_only_a_header_writes_only_a_header(
     # Then the output has the header, with the new columns, and no rows
     assert run.exit_code == 0, run.stderr
     scored = pd.read_csv(output)
-    assert list(scored.columns) == [*test_records.columns, PREDICTION_COLUMN, ERROR_COLUMN]
+    assert list(scored.columns) == [
+        *test_records.columns,
+        PREDICTION_COLUMN,
+        ERROR_COLUMN,
+        WARNING_COLUMN,
+    ]
     assert len(scored) == 0
 
 
@@ -570,7 +575,7 @@ def test_validate_counts_rows_and_lists_errors_numbered_across_the_whole_file(
     assert errors == [
         ("5", "LotArea", "LotArea must be a number, got 'big'"),
         ("250", "GrLivArea", "GrLivArea must be between 0 and 250000, got -5"),
-        ("250", "Neighborhood", "Neighborhood is required but has no value"),
+        ("250", "Neighborhood", "Neighborhood must have a value"),
     ]
 
 
