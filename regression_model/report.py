@@ -1,7 +1,7 @@
 """Write the model card (Markdown) and the diagnostics figure (PNG) beside a trained model.
 
 The figure needs matplotlib, from the optional ``report`` extra
-(``pip install tid-regression-model[report]``); without it the card is still written and
+(``pip install ames-price-model[report]``); without it the card is still written and
 says the figure was skipped.
 """
 
@@ -60,7 +60,7 @@ def write_report(
     else:
         figure_note = (
             "The diagnostics figure was skipped: matplotlib is not installed "
-            "(`pip install tid-regression-model[report]`)."
+            "(`pip install ames-price-model[report]`)."
         )
         logger.warning("matplotlib is not installed: skipped the diagnostics figure")
         written = []

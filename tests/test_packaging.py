@@ -51,7 +51,7 @@ def _only(directory: Path, pattern: str) -> Path:
 
 def test_wheel_holds_code_config_and_model_but_no_data(dist_dir: Path) -> None:
     # Given the built wheel
-    wheel = _only(dist_dir, f"tid_regression_model-{__version__}-*.whl")
+    wheel = _only(dist_dir, f"ames_price_model-{__version__}-*.whl")
 
     # When its file list is read
     names = set(zipfile.ZipFile(wheel).namelist())
@@ -76,7 +76,7 @@ def test_wheel_holds_code_config_and_model_but_no_data(dist_dir: Path) -> None:
 
 def test_sdist_holds_what_retraining_needs(dist_dir: Path) -> None:
     # Given the built sdist
-    sdist = _only(dist_dir, f"tid_regression_model-{__version__}.tar.gz")
+    sdist = _only(dist_dir, f"ames_price_model-{__version__}.tar.gz")
 
     # When its file list is read, relative to its top folder
     with tarfile.open(sdist) as archive:
