@@ -29,6 +29,7 @@ setup(
             "VERSION",
             "config.yml",
             "py.typed",
+            "examples/*.json",
             "trained_models/*.pkl",
             "trained_models/*.json",
             "trained_models/*.md",
