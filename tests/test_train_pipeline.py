@@ -304,7 +304,9 @@ def test_fold_predictions_ignore_the_targets_of_the_rows_they_score(config: Conf
 @pytest.fixture(scope="module")
 def fast_config(config: Config) -> Config:
     """The packaged config with the Lasso alone, which trains in seconds."""
-    return config.model_copy(update={"model": config.model.model_copy(update={"estimator": "lasso"})})
+    return config.model_copy(
+        update={"model": config.model.model_copy(update={"estimator": "lasso"})}
+    )
 
 
 @pytest.fixture(scope="module")
@@ -390,7 +392,7 @@ def test_training_retrains_when_anything_it_depends_on_changed(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     # Given a trained model, and then a change to what it was made from (or a forced run)
-    arguments = {"config": fast_config, "model_dir": copied_model_dir}
+    arguments: dict[str, Any] = {"config": fast_config, "model_dir": copied_model_dir}
     arguments.update(change(fast_config, DATASET_DIR, copied_model_dir))
     before = _file_times(copied_model_dir)
 
@@ -402,7 +404,10 @@ def test_training_retrains_when_anything_it_depends_on_changed(
     assert "is up to date" not in caplog.text
     after = _file_times(copied_model_dir)
     assert after[model_path.name] != before[model_path.name]
-    assert after.keys() >= {model_path.with_suffix(".md").name, model_path.with_suffix(".json").name}
+    assert after.keys() >= {
+        model_path.with_suffix(".md").name,
+        model_path.with_suffix(".json").name,
+    }
     recorded = json.loads(model_path.with_suffix(".json").read_text())["fingerprint"]
     data_dir = arguments.get("dataset_dir", DATASET_DIR)
     assert recorded == training_fingerprint(
