@@ -39,6 +39,7 @@ from regression_model.processing.data_manager import (
     save_pipeline,
     training_fingerprint,
 )
+from regression_model.processing.domain import learn_domain
 from regression_model.processing.validation import validate_records
 from regression_model.report import has_matplotlib, write_report
 
@@ -244,6 +245,7 @@ def run_training(
         pipeline_name=config.app.pipeline_name,
         training_data=training_data,
         metrics=metrics,
+        domain=learn_domain(pipeline=final_model, features=X, schema=settings.inputs),
         model_dir=model_dir,
         fingerprint=fingerprint,
     )

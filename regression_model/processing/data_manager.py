@@ -21,6 +21,7 @@ from sklearn.pipeline import Pipeline
 
 from regression_model import __version__
 from regression_model.config.core import DATASET_DIR, PACKAGE_ROOT, TRAINED_MODEL_DIR, Config
+from regression_model.processing.domain import TrainingDomain
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +46,7 @@ class ModelMetadata(BaseModel):
     training_data_sha256: str
     metrics: dict[str, float]
     versions: dict[str, str]
+    domain: TrainingDomain
     # What the model was made from (see training_fingerprint); None for a model saved
     # without one, which training then never takes for up to date.
     fingerprint: str | None = None
@@ -124,6 +126,7 @@ def save_pipeline(
     pipeline_name: str,
     training_data: Path,
     metrics: dict[str, float],
+    domain: TrainingDomain,
     model_dir: Path = TRAINED_MODEL_DIR,
     fingerprint: str | None = None,
 ) -> Path:
@@ -152,6 +155,7 @@ def save_pipeline(
         training_data_sha256=file_sha256(training_data),
         metrics=metrics,
         versions=library_versions(),
+        domain=domain,
         fingerprint=fingerprint,
     )
     metadata_path(model_path).write_text(metadata.model_dump_json(indent=2) + "\n")
