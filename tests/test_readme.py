@@ -199,3 +199,15 @@ def test_accuracy_table_shows_the_trained_models_metrics(config: Config) -> None
         f"| ${metrics['holdout_rmse']:,.0f} |",
     ):
         assert figure in text
+
+
+def test_input_schema_section_counts_the_configured_columns(config: Config) -> None:
+    # Given the configured input schema
+    inputs = config.model.inputs
+
+    # When the README is read, line breaks as spaces
+    text = " ".join(README_PATH.read_text(encoding="utf-8").split())
+
+    # Then it counts the feature and text columns the config declares
+    assert f"Every one of the {len(inputs.features)} feature columns" in text
+    assert f"the {len(inputs.categorical)} text columns" in text
