@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import platform
 import warnings
@@ -23,7 +24,9 @@ from sklearn.utils.validation import check_is_fitted
 from regression_model import __version__
 from regression_model.config.core import (
     DATASET_DIR,
+    PACKAGE_ROOT,
     TRAINED_MODEL_DIR,
+    Config,
     get_config,
     is_source_checkout,
     no_model_advice,
@@ -72,6 +75,9 @@ class ModelMetadata(BaseModel):
     metrics: dict[str, int | float]
     versions: dict[str, str]
     domain: TrainingDomain
+    # What the model was made from (see training_fingerprint); None for a model saved
+    # without one, which training then never takes for up to date.
+    fingerprint: str | None = None
 
 
 def load_dataset(*, file_name: str, dataset_dir: Path = DATASET_DIR) -> pd.DataFrame:
@@ -84,7 +90,16 @@ def load_dataset(*, file_name: str, dataset_dir: Path = DATASET_DIR) -> pd.DataF
     InputFileError
         If the file cannot be read or parsed.
     """
-    path = dataset_dir / file_name
+    path = _existing_dataset(dataset_dir / file_name)
+    try:
+        # index_col=False: never take the first column for an index when a row is long.
+        return pd.read_csv(path, index_col=False)
+    except (OSError, ValueError) as error:
+        raise InputFileError(f"cannot read {path}: {_reason(error)}", culprit=path) from error
+
+
+def _existing_dataset(path: Path) -> Path:
+    """``path``, after checking it exists; the error says where training can run."""
     if not path.is_file():
         where = (
             "datasets/ lacks it"
@@ -95,11 +110,7 @@ def load_dataset(*, file_name: str, dataset_dir: Path = DATASET_DIR) -> pd.DataF
             f"no data file {path} ({where}); train from a source checkout with `tox -e train`",
             culprit=path,
         )
-    try:
-        # index_col=False: never take the first column for an index when a row is long.
-        return pd.read_csv(path, index_col=False)
-    except (OSError, ValueError) as error:
-        raise InputFileError(f"cannot read {path}: {_reason(error)}", culprit=path) from error
+    return path
 
 
 def _reason(error: BaseException) -> str:
@@ -124,8 +135,47 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def training_fingerprint(
+    *, config: Config, training_data: Path, source_dir: Path = PACKAGE_ROOT
+) -> str:
+    """A sha256 of everything a trained model depends on.
+
+    It covers the configuration, the training data's bytes, every Python source file of
+    the package and the library versions a pickle depends on, so that any change to one of
+    them gives another fingerprint and a model trained before the change is not reused.
+
+    Parameters
+    ----------
+    config : Config
+        The configuration the model is trained with.
+    training_data : Path
+        The training data file.
+    source_dir : Path, default=the installed package's folder
+        The package source whose ``*.py`` files are hashed.
+
+    Returns
+    -------
+    str
+        The hex digest.
+
+    Raises
+    ------
+    TrainingDataNotFoundError
+        If the training data file does not exist (an installed wheel holds none).
+    """
+    digest = hashlib.sha256()
+    digest.update(config.model_dump_json().encode())
+    digest.update(file_sha256(_existing_dataset(training_data)).encode())
+    digest.update(json.dumps(library_versions(), sort_keys=True).encode())
+    for source in sorted(source_dir.rglob("*.py")):
+        # The relative path counts too: moving code between modules is a change.
+        digest.update(source.relative_to(source_dir).as_posix().encode())
+        digest.update(file_sha256(source).encode())
+    return digest.hexdigest()
+
+
 def artifact_name(*, pipeline_name: str) -> str:
-    """The model file name for this package version, e.g. ``..._v1.0.0.pkl``."""
+    """The model file name for this package version, e.g. ``..._v2.0.0.pkl``."""
     return f"{pipeline_name}{__version__}.pkl"
 
 
@@ -152,6 +202,7 @@ def save_pipeline(
     metrics: dict[str, float],
     domain: TrainingDomain,
     model_dir: Path = TRAINED_MODEL_DIR,
+    fingerprint: str | None = None,
 ) -> Path:
     """Persist a fitted pipeline with its metadata, replacing any older pipeline.
 
@@ -179,9 +230,10 @@ def save_pipeline(
         metrics=metrics,
         versions=library_versions(),
         domain=domain,
+        fingerprint=fingerprint,
     )
     metadata_path(model_path).write_text(metadata.model_dump_json(indent=2) + "\n")
-    logger.info("saved pipeline to %s", model_path)
+    logger.debug("saved pipeline to %s", model_path)
     return model_path
 
 
