@@ -69,9 +69,7 @@ def make_prediction(*, input_data: InputData) -> PredictionResult:
     errors = validated.errors
     if validated.is_valid.any():
         is_valid = validated.is_valid
-        prices[is_valid] = _trained_scorer().predict(
-            validated.frame, rows=is_valid, labels=validated.labels
-        )
+        prices[is_valid] = _trained_scorer().predict(validated.frame, rows=is_valid)
         errors = errors + _unusable_predictions(prices, is_valid)
     predictions: list[float | None] = prices.tolist()
     for row in np.flatnonzero(~np.isfinite(prices)).tolist():
