@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import functools
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -53,6 +54,7 @@ from regression_model.processing.scoring import (
     compile_estimator,
     compile_pipeline,
     compiled_classes,
+    weighted_row_sums,
 )
 from regression_model.processing.validation import ValidatedRecords, to_frame, validate_records
 
@@ -246,6 +248,27 @@ def test_a_row_gets_the_same_price_bit_for_bit_whatever_the_batch(
     # Then every row has exactly the price it had in the full batch
     assert np.array_equal(whole, prices[start : start + size])
     assert np.array_equal(selected, prices[start : start + size][rows])
+
+
+def test_weighted_row_sums_add_left_to_right_however_many_rows() -> None:
+    """Check both ways of summing (one call for few rows, a call per column for many)."""
+    # Given rows of terms spanning many orders of magnitude, where the order of additions
+    # changes the last bits
+    rng = np.random.default_rng(5)
+    matrix = rng.normal(size=(2 * scoring.ACCUMULATE_MAX_ROWS, 60)) * 10.0 ** rng.integers(
+        -8, 8, size=60
+    )
+    weights = rng.normal(size=40)
+    columns = rng.choice(60, size=40, replace=False).tolist()
+
+    # When the sums are taken for all rows at once and for each row alone
+    together = weighted_row_sums(matrix, weights, columns)
+    alone = [weighted_row_sums(matrix[i : i + 1], weights, columns)[0] for i in range(len(matrix))]
+
+    # Then they are identical, and each is the left-to-right sum of its row's terms
+    assert np.array_equal(together, alone)
+    row = matrix[7, columns] * weights
+    assert together[7] == functools.reduce(lambda total, term: total + term, row.tolist())
 
 
 def test_every_house_alone_gets_its_batch_price_bit_for_bit(

@@ -35,7 +35,7 @@ Reproducible prices
 A row's price depends on that row alone, bit for bit, whatever the batch, the chunk
 (``CHUNK_ROWS``) or the frame around it: every compiled step works element by element, and
 every sum over a row's terms (the linear models, the trees, the blend) is added left to
-right by ``row_sums``, never by BLAS or a pairwise reduction whose order depends on the
+right by ``weighted_row_sums``, never by BLAS or a pairwise reduction whose order depends on the
 array's shape. Logs and exponentials run on contiguous arrays only, so numpy takes one code
 path for them however many rows there are.
 
@@ -299,16 +299,46 @@ TransformerCompiler: TypeAlias = Callable[[Any], "StepFunction | None"]
 EstimatorCompiler: TypeAlias = Callable[[Any, str], "EstimatorFunction | None"]
 
 
-def row_sums(terms: FloatArray) -> FloatArray:
-    """Each row's terms (a rows-by-terms array) added left to right.
+# Up to this many rows, weighted_row_sums adds a row's terms with one numpy call; for more,
+# it adds them column by column, which costs a call per column but no rows-by-terms copy.
+ACCUMULATE_MAX_ROWS = 256
 
-    ``np.add.accumulate`` is sequential by definition, so the order of the additions, and
-    with it every bit of the sum, is the same whatever the number of rows; a matrix product
-    or ``sum`` would let BLAS or numpy's pairwise summation choose it by the array's shape.
+
+def weighted_row_sums(
+    matrix: FloatArray, weights: FloatArray, columns: Sequence[int] | None = None
+) -> FloatArray:
+    """For each row, ``matrix[row, j] * weights[i]`` over the ``columns`` j, left to right.
+
+    Floating-point addition is not associative, so the order of the additions decides the
+    last bits of a sum. Both ways below add each row's terms first to last, so a row's sum
+    is the same, bit for bit, whatever the number of rows; a matrix product or ``sum`` would
+    let BLAS or numpy's pairwise summation choose the order by the array's shape.
+
+    Parameters
+    ----------
+    matrix : ndarray of float64
+        Rows by columns.
+    weights : ndarray of float64
+        One weight per column used.
+    columns : sequence of int, default=None
+        The columns used, in order; all of them by default.
+
+    Returns
+    -------
+    ndarray of float64
+        One contiguous sum per row.
     """
-    if terms.shape[1] == 0:
-        return np.zeros(terms.shape[0])
-    return np.ascontiguousarray(np.add.accumulate(terms, axis=1)[:, -1])
+    used = list(range(matrix.shape[1])) if columns is None else list(columns)
+    if not used:
+        return np.zeros(len(matrix))
+    if len(matrix) <= ACCUMULATE_MAX_ROWS:
+        # np.add.accumulate is sequential by definition: term 0, then + term 1, ...
+        terms = matrix[:, used] * weights
+        return np.ascontiguousarray(np.add.accumulate(terms, axis=1)[:, -1])
+    total = matrix[:, used[0]] * weights[0]
+    for column, weight in zip(used[1:], weights[1:]):
+        total += matrix[:, column] * weight
+    return total
 
 
 # ---------------------------------------------------------------------------------------
@@ -692,14 +722,14 @@ def _compile_linear_model(model: Any, step_name: str) -> EstimatorFunction | Non
         return None  # several targets: leave them to the model
     intercept = float(model.intercept_)
     n_features = int(model.n_features_in_)
-    used = np.flatnonzero(coef)  # a zero coefficient adds nothing to a finite row
+    used = np.flatnonzero(coef).tolist()  # a zero coefficient adds nothing to a finite row
     weights = coef[used]
 
     def run(matrix: FloatArray) -> FloatArray:
         if matrix.shape[1] != n_features:
             raise NotCompiled("the matrix is not what fit saw")
         _expect_finite(matrix)  # scikit-learn refuses NaN and infinity in its own words
-        prediction: FloatArray = row_sums(matrix[:, used] * weights) + intercept
+        prediction: FloatArray = weighted_row_sums(matrix, weights, used) + intercept
         return prediction
 
     return run
@@ -709,8 +739,8 @@ def _compile_gradient_boosting(model: Any, step_name: str) -> EstimatorFunction 
     """Gradient-boosted trees for a few rows: all trees walked level by level at once.
 
     scikit-learn starts every row at the initial model's constant prediction and adds
-    ``learning_rate * leaf value`` tree by tree; ``row_sums`` adds the same terms in the same
-    order, so the walk gives scikit-learn's predictions bit for bit.
+    ``learning_rate * leaf value`` tree by tree; ``weighted_row_sums`` adds the same terms in
+    the same order, so the walk gives scikit-learn's predictions bit for bit.
     """
     from sklearn.dummy import DummyRegressor
 
@@ -733,7 +763,8 @@ def _compile_gradient_boosting(model: Any, step_name: str) -> EstimatorFunction 
     threshold = np.concatenate([t.threshold for t in trees])
     value = np.concatenate([t.value[:, 0, 0] for t in trees])
     depth = max(tree.max_depth for tree in trees)
-    learning_rate = float(model.learning_rate)
+    # The start counts once; each tree's leaf value counts learning_rate times.
+    weights = np.array([1.0] + [float(model.learning_rate)] * len(trees))
 
     def run(matrix: FloatArray) -> FloatArray:
         if len(matrix) > TREE_WALK_MAX_ROWS or matrix.shape[1] != n_features:
@@ -747,26 +778,26 @@ def _compile_gradient_boosting(model: Any, step_name: str) -> EstimatorFunction 
             goes_left = features[rows, feature[node]] <= threshold[node]
             child = np.where(goes_left, left[node], right[node])
             node = np.where(child < 0, node, child)  # a leaf stays where it is
-        terms = np.column_stack([np.full(len(features), start), learning_rate * value[node]])
-        return row_sums(terms)
+        terms = np.column_stack([np.full(len(features), start), value[node]])
+        return weighted_row_sums(terms, weights)
 
     return run
 
 
 def _compile_voting_regressor(model: Any, step_name: str) -> EstimatorFunction:
     members = [compile_estimator(member, step_name=step_name) for member in model.estimators_]
-    weights = [
-        1.0 if model.weights is None else float(model.weights[position])
-        for position, (_, member) in enumerate(model.estimators)
-        if member != "drop"
-    ]
-    total_weight = float(sum(weights))
+    weights = np.array(
+        [
+            1.0 if model.weights is None else float(model.weights[position])
+            for position, (_, member) in enumerate(model.estimators)
+            if member != "drop"
+        ]
+    )
+    total_weight = float(weights.sum())
 
     def run(matrix: FloatArray) -> FloatArray:
-        terms = np.column_stack(
-            [weight * predict(matrix) for predict, weight in zip(members, weights)]
-        )
-        average: FloatArray = row_sums(terms) / total_weight
+        predictions = np.column_stack([predict(matrix) for predict in members])
+        average: FloatArray = weighted_row_sums(predictions, weights) / total_weight
         return average
 
     return run
