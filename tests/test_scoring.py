@@ -114,8 +114,8 @@ def test_scorer_matches_pipeline_on_rows_with_missing_labels(
     schema = config.model.inputs
     optional = [name for name in schema.categorical if name not in schema.required]
     houses = test_records.iloc[: len(optional) + 1].copy()
-    for row, name in enumerate(optional):
-        houses.iloc[row, houses.columns.get_loc(name)] = np.nan
+    for row, name in zip(houses.index, optional):
+        houses.loc[row, name] = np.nan
     houses.loc[houses.index[-1], optional] = np.nan
     validated = _validated(houses, config)
     assert validated.is_valid.all()
@@ -846,7 +846,9 @@ def test_batches_are_scored_in_chunks_with_rows_selected_per_chunk(
     np.testing.assert_allclose(got, fitted_pipeline.predict(validated.frame[rows]), rtol=RTOL)
 
 
-def test_no_rows_selected_gives_no_prices(scorer: PipelineScorer, raw_records: pd.DataFrame) -> None:
+def test_no_rows_selected_gives_no_prices(
+    scorer: PipelineScorer, raw_records: pd.DataFrame
+) -> None:
     frame = raw_records.head(3)
     assert scorer.predict(frame, rows=np.zeros(3, dtype=bool)).shape == (0,)
 

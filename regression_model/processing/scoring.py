@@ -335,7 +335,7 @@ def weighted_row_sums(
         # np.add.accumulate is sequential by definition: term 0, then + term 1, ...
         terms = matrix[:, used] * weights
         return np.ascontiguousarray(np.add.accumulate(terms, axis=1)[:, -1])
-    total = matrix[:, used[0]] * weights[0]
+    total: FloatArray = matrix[:, used[0]] * weights[0]
     for column, weight in zip(used[1:], weights[1:]):
         total += matrix[:, column] * weight
     return total
@@ -656,7 +656,10 @@ def _compile_temporal_variable_transformer(step: Any) -> StepFunction:
         table = _expect_table(state, names_in)
         reference = table.numeric(reference_name)  # read once, before any column changes
         return table.replace(
-            {name: years_before(reference=reference, years=table.numeric(name)) for name in variables}
+            {
+                name: years_before(reference=reference, years=table.numeric(name))
+                for name in variables
+            }
         )
 
     return run
@@ -803,9 +806,7 @@ def _compile_voting_regressor(model: Any, step_name: str) -> EstimatorFunction:
     return run
 
 
-def _compile_transformed_target_regressor(
-    model: Any, step_name: str
-) -> EstimatorFunction | None:
+def _compile_transformed_target_regressor(model: Any, step_name: str) -> EstimatorFunction | None:
     """The regressor's prediction through ``inverse_func`` (func/inverse_func form only)."""
     if model.transformer is not None or model.inverse_func is None:
         return None
