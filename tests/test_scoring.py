@@ -262,8 +262,11 @@ def test_weighted_row_sums_add_left_to_right_however_many_rows() -> None:
     columns = rng.choice(60, size=40, replace=False).tolist()
 
     # When the sums are taken for all rows at once and for each row alone
-    together = weighted_row_sums(matrix, weights, columns)
-    alone = [weighted_row_sums(matrix[i : i + 1], weights, columns)[0] for i in range(len(matrix))]
+    together = weighted_row_sums(matrix=matrix, weights=weights, columns=columns)
+    alone = [
+        weighted_row_sums(matrix=matrix[i : i + 1], weights=weights, columns=columns)[0]
+        for i in range(len(matrix))
+    ]
 
     # Then they are identical, and each is the left-to-right sum of its row's terms
     assert np.array_equal(together, alone)

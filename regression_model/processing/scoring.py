@@ -305,9 +305,9 @@ ACCUMULATE_MAX_ROWS = 256
 
 
 def weighted_row_sums(
-    matrix: FloatArray, weights: FloatArray, columns: Sequence[int] | None = None
+    *, matrix: FloatArray, weights: FloatArray, columns: Sequence[int] | None = None
 ) -> FloatArray:
-    """For each row, ``matrix[row, j] * weights[i]`` over the ``columns`` j, left to right.
+    """For each row, the sum of ``matrix[row, columns[i]] * weights[i]``, added in order of i.
 
     Floating-point addition is not associative, so the order of the additions decides the
     last bits of a sum. Both ways below add each row's terms first to last, so a row's sum
@@ -732,7 +732,9 @@ def _compile_linear_model(model: Any, step_name: str) -> EstimatorFunction | Non
         if matrix.shape[1] != n_features:
             raise NotCompiled("the matrix is not what fit saw")
         _expect_finite(matrix)  # scikit-learn refuses NaN and infinity in its own words
-        prediction: FloatArray = weighted_row_sums(matrix, weights, used) + intercept
+        prediction: FloatArray = (
+            weighted_row_sums(matrix=matrix, weights=weights, columns=used) + intercept
+        )
         return prediction
 
     return run
@@ -782,7 +784,7 @@ def _compile_gradient_boosting(model: Any, step_name: str) -> EstimatorFunction 
             child = np.where(goes_left, left[node], right[node])
             node = np.where(child < 0, node, child)  # a leaf stays where it is
         terms = np.column_stack([np.full(len(features), start), value[node]])
-        return weighted_row_sums(terms, weights)
+        return weighted_row_sums(matrix=terms, weights=weights)
 
     return run
 
@@ -800,7 +802,7 @@ def _compile_voting_regressor(model: Any, step_name: str) -> EstimatorFunction:
 
     def run(matrix: FloatArray) -> FloatArray:
         predictions = np.column_stack([predict(matrix) for predict in members])
-        average: FloatArray = weighted_row_sums(predictions, weights) / total_weight
+        average: FloatArray = weighted_row_sums(matrix=predictions, weights=weights) / total_weight
         return average
 
     return run
