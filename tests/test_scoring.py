@@ -718,7 +718,7 @@ def _regression_data(seed: int) -> tuple[Any, Any]:
         GradientBoostingRegressor(n_estimators=30),
         TransformedTargetRegressor(regressor=Lasso(alpha=0.01), func=np.log, inverse_func=np.exp),
         VotingRegressor(
-            [("lasso", Lasso(alpha=0.01)), ("trees", HistGradientBoostingRegressor(max_iter=20))],
+            [("lasso", Lasso(alpha=0.01)), ("trees", GradientBoostingRegressor(n_estimators=10))],
             weights=[2, 1],
         ),
         VotingRegressor([("lasso", Lasso()), ("net", ElasticNet()), ("gone", "drop")]),
