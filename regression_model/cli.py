@@ -756,6 +756,17 @@ def format_metric(name: str, value: float) -> str:
     return f"{value:.4f}"
 
 
+def _echo_domain(domain: dict[str, Any]) -> None:
+    """The model's domain: its price band, and the range of each number it saw in training."""
+    price = domain["price"]
+    click.echo(f"price band     ${price['minimum']:,.0f} to ${price['maximum']:,.0f}")
+    click.echo("training range (a value outside is priced at the nearest end, with a warning)")
+    for name, allowed in domain["numeric"].items():
+        click.echo(f"  {name:<20} {allowed['minimum']:>10g} to {allowed['maximum']:g}")
+    n_labels = sum(len(labels) for labels in domain["labels"].values())
+    click.echo(f"known labels   {n_labels:,} in {len(domain['labels'])} text columns")
+
+
 @main.command()
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 def info(as_json: bool) -> None:
@@ -779,6 +790,7 @@ def info(as_json: bool) -> None:
         click.echo("metrics")
         for name, value in metadata["metrics"].items():
             click.echo(f"  {name:<20} {format_metric(name, value):>14}")
+        _echo_domain(metadata["domain"])
     model_path = Path(report["model_file"])
     if not report["model_sha256_matches"]:
         raise ModelLoadError(

@@ -38,7 +38,7 @@ from regression_model import __version__, batch, cli, train_pipeline
 from regression_model.batch import ERROR_COLUMN, PREDICTION_COLUMN, WARNING_COLUMN
 from regression_model.cli import main
 from regression_model.config import core
-from regression_model.config.core import load_config
+from regression_model.config.core import Config, load_config
 from regression_model.pipeline import build_pipeline
 from regression_model.predict import make_prediction
 from regression_model.processing.data_manager import ModelLoadError, load_metadata
@@ -628,6 +628,23 @@ def test_info_shows_the_version_model_file_and_metrics() -> None:
     assert "(matches the file)" in run.stdout
     for metric in ("holdout_rmse", "holdout_r2", "cv_rmse_log_mean"):
         assert re.search(rf"^  {metric}\s+\$?\d", run.stdout, re.MULTILINE)
+
+
+def test_info_shows_the_price_band_and_the_training_range_of_every_number(
+    config: Config,
+) -> None:
+    """Check that info reports the model's domain (issue 10), as its metadata holds it."""
+    # When info is asked for as text
+    run = _in_process(["info"])
+
+    # Then it shows the band of prices and, for each numeric input, the range it is held to
+    assert run.exit_code == 0, run.stderr
+    domain = load_metadata(model_path=cli._model_path()).domain
+    band = f"price band     ${domain.price.minimum:,.0f} to ${domain.price.maximum:,.0f}"
+    assert band in run.stdout.splitlines()
+    ranges = dict(re.findall(r"^  (\S+)\s+(\S+ to \S+)$", run.stdout, re.MULTILINE))
+    assert set(ranges) == set(config.model.inputs.numeric_columns)
+    assert ranges["GrLivArea"] == "334 to 4476"
 
 
 def test_info_json_holds_the_model_metadata() -> None:
