@@ -56,7 +56,6 @@ SCHEMA = Map(
     {
         "app": Map(
             {
-                "package_name": Str(),
                 "training_data_file": Str(),
                 "test_data_file": Str(),
                 "pipeline_name": Str(),
@@ -156,7 +155,6 @@ class _Frozen(BaseModel):
 class AppSettings(_Frozen):
     """Where the package finds its data and saves its pipeline."""
 
-    package_name: str
     training_data_file: str
     test_data_file: str
     pipeline_name: str
