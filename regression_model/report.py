@@ -10,12 +10,14 @@ from __future__ import annotations
 import importlib.util
 import logging
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from regression_model.config.core import Config
 from regression_model.processing.data_manager import ModelMetadata
+from regression_model.processing.intervals import Calibration, IntervalCalibration
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +35,7 @@ def write_report(
     config: Config,
     y_true: FloatArray,
     y_pred: FloatArray,
+    held_out_intervals: Calibration | None = None,
 ) -> list[Path]:
     """Write ``<model>.md`` and, when matplotlib is installed, ``<model>.png``.
 
@@ -46,6 +49,8 @@ def write_report(
         The configuration the model was trained with.
     y_true, y_pred : ndarray of float
         Sale prices and their out-of-fold predictions, for the diagnostics figure.
+    held_out_intervals : Calibration, default=None
+        The training rows' held-out prediction intervals, for the figure's interval panel.
 
     Returns
     -------
@@ -54,7 +59,9 @@ def write_report(
     """
     figure_path = model_path.with_suffix(".png")
     if has_matplotlib():
-        _plot_diagnostics(y_true=y_true, y_pred=y_pred, path=figure_path)
+        _plot_diagnostics(
+            y_true=y_true, y_pred=y_pred, path=figure_path, intervals=held_out_intervals
+        )
         figure_note = f"![Predicted against actual prices, and residuals]({figure_path.name})"
         written = [figure_path]
     else:
@@ -109,6 +116,7 @@ Ames or sales outside 2006 to 2010 without retraining.
 
 ## Metrics
 {_metrics_table(metrics)}
+{_intervals_section(metadata.intervals)}
 
 {figure_note}
 
@@ -151,7 +159,30 @@ def _metrics_table(metrics: dict[str, float]) -> str:
     return "\n".join(lines)
 
 
-def _plot_diagnostics(*, y_true: FloatArray, y_pred: FloatArray, path: Path) -> None:
+def _intervals_section(intervals: IntervalCalibration | None) -> str:
+    if intervals is None:
+        return ""
+    rows = "\n".join(
+        f"| {level.level:.0%} | {level.coverage:.1%} | {level.median_relative_width:.1%} |"
+        for level in intervals.levels
+    )
+    return f"""
+## Prediction intervals
+`make_prediction(input_data=..., interval=level)` returns a range around each price for
+these levels. Conformal, calibrated on the out-of-fold residuals of log price; wider for
+houses priced far from the median and for houses with numeric inputs outside the middle of
+the training data. Measured on {intervals.held_out_rows:,} training rows, each given its
+range by a calibration (repeated per cross-validation fold) that never saw it:
+
+| level | coverage on held-out rows | median width / price |
+|---|---|---|
+{rows}
+"""
+
+
+def _plot_diagnostics(
+    *, y_true: FloatArray, y_pred: FloatArray, path: Path, intervals: Calibration | None = None
+) -> None:
     import matplotlib
 
     matplotlib.use("Agg")  # render to a file; no display is needed or assumed
@@ -161,7 +192,10 @@ def _plot_diagnostics(*, y_true: FloatArray, y_pred: FloatArray, path: Path) -> 
     thousands = FuncFormatter(lambda value, _: f"${value / 1000:,.0f}k")
 
     residuals = np.log(y_true) - np.log(y_pred)
-    figure, (left, right) = plt.subplots(1, 2, figsize=(11, 4.5))
+    rows_of_panels = 1 if intervals is None else 2
+    figure = plt.figure(figsize=(11, 4.5 * rows_of_panels))
+    grid = figure.add_gridspec(rows_of_panels, 2)
+    left, right = figure.add_subplot(grid[0, 0]), figure.add_subplot(grid[0, 1])
     left.scatter(y_true, y_pred, s=6, alpha=0.5)
     bounds = [min(y_true.min(), y_pred.min()), max(y_true.max(), y_pred.max())]
     left.plot(bounds, bounds, color="black", linewidth=1)
@@ -174,6 +208,53 @@ def _plot_diagnostics(*, y_true: FloatArray, y_pred: FloatArray, path: Path) -> 
     for axis in (left.xaxis, left.yaxis, right.xaxis):
         axis.set_major_formatter(thousands)
         axis.set_minor_formatter(NullFormatter())
+    if intervals is not None:
+        below = figure.add_subplot(grid[1, :])
+        _plot_intervals(below, y_true=y_true, y_pred=y_pred, intervals=intervals)
+        below.yaxis.set_major_formatter(thousands)
+        below.yaxis.set_minor_formatter(NullFormatter())
     figure.tight_layout()
     figure.savefig(path, dpi=100)
     plt.close(figure)
+
+
+def _plot_intervals(
+    axes: Any, *, y_true: FloatArray, y_pred: FloatArray, intervals: Calibration
+) -> None:
+    """Each held-out row's ranges (widest level palest), its price, and which it missed."""
+    order = np.argsort(y_pred)
+    position = np.arange(len(order))
+    levels = sorted(intervals.held_out_lower, reverse=True)
+    for shade, level in enumerate(levels, 1):
+        axes.vlines(
+            position,
+            intervals.held_out_lower[level][order],
+            intervals.held_out_upper[level][order],
+            color="tab:blue",
+            alpha=shade / len(levels) * 0.6,
+            linewidth=1,
+            label=f"{level:.0%} interval",
+        )
+    narrowest = levels[-1]
+    actual = y_true[order]
+    is_outside = (actual < intervals.held_out_lower[narrowest][order]) | (
+        actual > intervals.held_out_upper[narrowest][order]
+    )
+    axes.scatter(position[~is_outside], actual[~is_outside], s=3, color="black", label="price")
+    axes.scatter(
+        position[is_outside],
+        actual[is_outside],
+        s=5,
+        color="tab:red",
+        label=f"price outside the {narrowest:.0%} interval",
+    )
+    axes.set(
+        yscale="log",
+        xlabel="held-out training rows, by predicted price",
+        ylabel="price ($)",
+        xlim=(-1, len(order)),
+    )
+    axes.set_title(
+        "Prediction intervals from calibrations that never saw the row, against actual prices"
+    )
+    axes.legend(loc="upper left", fontsize="small")

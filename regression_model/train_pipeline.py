@@ -28,6 +28,7 @@ from regression_model.config.core import (
 from regression_model.pipeline import build_pipeline
 from regression_model.processing.data_manager import load_dataset, load_metadata, save_pipeline
 from regression_model.processing.domain import learn_domain
+from regression_model.processing.intervals import calibrate_intervals
 from regression_model.processing.validation import validate_records
 from regression_model.report import write_report
 
@@ -38,10 +39,11 @@ FloatArray = npt.NDArray[np.float64]
 
 @dataclass(frozen=True)
 class CrossValidation:
-    """Out-of-fold predictions and the RMSE of log price on each fold."""
+    """Out-of-fold predictions, the fold each row was predicted in, and each fold's RMSE."""
 
     fold_scores: list[float]
     predictions: FloatArray
+    folds: npt.NDArray[np.intp]
 
     @property
     def mean(self) -> float:
@@ -113,12 +115,14 @@ def cross_validate(
     """
     splitter = KFold(n_splits=folds, shuffle=True, random_state=random_state)
     predictions = np.empty(len(y))
+    folds = np.empty(len(y), dtype=np.intp)
     scores = []
-    for train_rows, test_rows in splitter.split(X):
+    for fold, (train_rows, test_rows) in enumerate(splitter.split(X)):
         fold_model = clone(pipeline).fit(X.iloc[train_rows], y.iloc[train_rows])
         predictions[test_rows] = fold_model.predict(X.iloc[test_rows])
+        folds[test_rows] = fold
         scores.append(rmse_log(y.iloc[test_rows], predictions[test_rows]))
-    return CrossValidation(fold_scores=scores, predictions=predictions)
+    return CrossValidation(fold_scores=scores, predictions=predictions, folds=folds)
 
 
 def run_training(
@@ -168,6 +172,16 @@ def run_training(
         training_rows=len(y),
     )
 
+    # Prediction intervals come from the folds' out-of-fold residuals: no extra model fits.
+    calibration = calibrate_intervals(
+        features=X,
+        y=y,
+        predictions=cv.predictions,
+        folds=cv.folds,
+        numeric_columns=settings.inputs.numeric_columns,
+        settings=settings.intervals,
+    )
+
     final_model = build_pipeline(settings).fit(X, y)
     metrics["training_seconds"] = time.perf_counter() - started
     for name, value in metrics.items():
@@ -179,6 +193,7 @@ def run_training(
         metrics=metrics,
         domain=learn_domain(pipeline=final_model, features=X, schema=settings.inputs),
         model_dir=model_dir,
+        intervals=calibration.intervals,
     )
     write_report(
         model_path=model_path,
@@ -186,6 +201,7 @@ def run_training(
         config=config,
         y_true=y.to_numpy(),
         y_pred=cv.predictions,
+        held_out_intervals=calibration,
     )
     return model_path
 

@@ -21,6 +21,7 @@ from sklearn.pipeline import Pipeline
 from regression_model import __version__
 from regression_model.config.core import DATASET_DIR, TRAINED_MODEL_DIR
 from regression_model.processing.domain import TrainingDomain
+from regression_model.processing.intervals import IntervalCalibration
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +47,8 @@ class ModelMetadata(BaseModel):
     metrics: dict[str, float]
     versions: dict[str, str]
     domain: TrainingDomain
+    # None for a model saved without prediction intervals (tests' small models).
+    intervals: IntervalCalibration | None = None
 
 
 def load_dataset(*, file_name: str, dataset_dir: Path = DATASET_DIR) -> pd.DataFrame:
@@ -90,6 +93,7 @@ def save_pipeline(
     metrics: dict[str, float],
     domain: TrainingDomain,
     model_dir: Path = TRAINED_MODEL_DIR,
+    intervals: IntervalCalibration | None = None,
 ) -> Path:
     """Persist a fitted pipeline with its metadata, replacing any older pipeline.
 
@@ -117,6 +121,7 @@ def save_pipeline(
         metrics=metrics,
         versions=library_versions(),
         domain=domain,
+        intervals=intervals,
     )
     metadata_path(model_path).write_text(metadata.model_dump_json(indent=2) + "\n")
     logger.info("saved pipeline to %s", model_path)
