@@ -360,3 +360,60 @@ def _fit(
 def _design(*, log_prices: FloatArray, centre: float, tail_counts: FloatArray) -> FloatArray:
     centred = log_prices - centre
     return np.column_stack([np.ones_like(centred), centred, centred**2, tail_counts])
+
+
+def calibrated_level(intervals: IntervalCalibration | None, level: float) -> CalibratedLevel:
+    """The calibration of ``level`` in a saved model's ``intervals``.
+
+    Raises
+    ------
+    ValueError
+        If the model has no intervals, or training did not calibrate ``level``.
+    """
+    if intervals is None:
+        raise ValueError(
+            "this model was saved without prediction intervals; retrain it to calibrate them"
+        )
+    return intervals.calibrated(level)
+
+
+def interval_ends(
+    intervals: IntervalCalibration | None,
+    *,
+    frame: pd.DataFrame,
+    prices: FloatArray,
+    level: float,
+    has_no_price: list[int],
+) -> tuple[list[float | None], list[float | None]]:
+    """Each row's range as lists aligned with the predictions, ``None`` where unpriced.
+
+    Parameters
+    ----------
+    intervals : IntervalCalibration or None
+        The saved model's calibration.
+    frame : DataFrame
+        The validated records, one row per price.
+    prices : ndarray of float
+        The predicted prices, NaN where a row has none.
+    level : float
+        A calibrated level.
+    has_no_price : list of int
+        The rows without a price.
+
+    Raises
+    ------
+    ValueError
+        If ``level`` is not calibrated.
+    """
+    calibrated_level(intervals, level)
+    assert intervals is not None  # calibrated_level raised otherwise; this tells mypy
+    # NaN prices give NaN ends, which become None below.
+    with np.errstate(invalid="ignore"):
+        lower, upper = intervals.bounds(frame=frame, prices=prices, level=level)
+    ends = []
+    for bound in (lower, upper):
+        values: list[float | None] = bound.tolist()
+        for row in has_no_price:
+            values[row] = None
+        ends.append(values)
+    return ends[0], ends[1]
