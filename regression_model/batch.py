@@ -1,8 +1,9 @@
 """Score tables of houses: one chunk of a file at a time, or a Dask DataFrame on a cluster.
 
 ``score_frame`` is the one place where a table becomes a ``prediction``, an ``error`` and a
-``warning`` column. The command line streams files through it chunk by chunk, and ``predict_dask`` maps it
-over the partitions of a Dask DataFrame, so both score exactly as ``make_prediction`` does.
+``warning`` column. The command line streams files through it chunk by chunk, and
+``predict_dask`` maps it over the partitions of a Dask DataFrame, so both score exactly as
+``make_prediction`` does.
 """
 
 from __future__ import annotations
@@ -161,9 +162,7 @@ def attach_scores(*, input_data: pd.DataFrame, scores: ScoredRows) -> pd.DataFra
         **{
             PREDICTION_COLUMN: pd.Series(scores.prices, index=input_data.index),
             ERROR_COLUMN: pd.Series(scores.errors, index=input_data.index, dtype=MESSAGE_DTYPE),
-            WARNING_COLUMN: pd.Series(
-                scores.warnings, index=input_data.index, dtype=MESSAGE_DTYPE
-            ),
+            WARNING_COLUMN: pd.Series(scores.warnings, index=input_data.index, dtype=MESSAGE_DTYPE),
         }
     )
 
@@ -188,7 +187,8 @@ def predict_dask(*, input_data: dd.DataFrame) -> dd.DataFrame:
     -------
     dask.dataframe.DataFrame
         The input's columns, index and partitions, plus ``prediction`` (float64),
-        ``error`` and ``warning`` (strings) as in ``score_frame``. Nothing runs until it is computed.
+        ``error`` and ``warning`` (strings) as in ``score_frame``. Nothing runs until it is
+        computed.
 
     Raises
     ------

@@ -21,7 +21,6 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, RobustScaler
 
 from regression_model.config.core import ModelSettings, SingleEstimator
-from regression_model.processing.price_band import PriceBandRegressor
 from regression_model.processing.features import (
     Mapper,
     PresenceFlags,
@@ -29,7 +28,7 @@ from regression_model.processing.features import (
     TemporalVariableTransformer,
     WeightedSums,
 )
-
+from regression_model.processing.price_band import PriceBandRegressor
 
 # The steps whose fitted state is the model's domain (see processing/domain.py).
 INPUT_CAPPER = "cap_inputs_to_training_range"

@@ -8,8 +8,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 import numpy.typing as npt
+import pandas as pd
+from sklearn.pipeline import Pipeline
 
 from regression_model import __version__
 from regression_model.config.core import TRAINED_MODEL_DIR, get_config
@@ -57,7 +58,9 @@ def _trained_model() -> _TrainedModel:
 def _load_trained_model() -> _TrainedModel:
     pipeline_name = get_config().app.pipeline_name
     pipeline = load_pipeline(pipeline_name=pipeline_name)
-    metadata = load_metadata(model_path=TRAINED_MODEL_DIR / artifact_name(pipeline_name=pipeline_name))
+    metadata = load_metadata(
+        model_path=TRAINED_MODEL_DIR / artifact_name(pipeline_name=pipeline_name)
+    )
     # The scorer predicts what the pipeline predicts (tests/test_scoring.py holds it to a
     # relative 1e-9) without the pipeline's per-step DataFrame copies.
     return _TrainedModel(

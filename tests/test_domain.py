@@ -22,6 +22,7 @@ from regression_model.pipeline import INPUT_CAPPER, PRICE_BAND
 from regression_model.predict import make_prediction
 from regression_model.processing.data_manager import artifact_name, load_metadata, load_pipeline
 from regression_model.processing.domain import TrainingDomain
+from regression_model.processing.scoring import compile_pipeline
 from regression_model.results import PredictionResult, WarningKind
 
 
@@ -94,8 +95,7 @@ def test_domain_is_the_training_range_after_the_outlier_rule(
         (
             {
                 **{
-                    column: 250000
-                    for column in load_config().model.inputs.numeric["areas"].columns
+                    column: 250000 for column in load_config().model.inputs.numeric["areas"].columns
                 },
                 "OverallQual": 10,
                 **{column: 50 for column in load_config().model.inputs.numeric["counts"].columns},
@@ -118,7 +118,9 @@ def test_extreme_valid_inputs_are_capped_warned_and_priced_inside_the_band(
     # Then it is priced inside the training band, and warned about for each such column
     assert domain.price.contains(_price(result))
     assert _price(result) < 1_000_000
-    warned = {column for column, kind in _warned(result) if kind is WarningKind.OUTSIDE_TRAINING_RANGE}
+    warned = {
+        column for column, kind in _warned(result) if kind is WarningKind.OUTSIDE_TRAINING_RANGE
+    }
     assert warned_columns <= warned
 
 
@@ -169,7 +171,12 @@ def test_house_2550_is_priced_inside_the_band_with_a_warning_on_its_living_area(
             },
         ),
     ],
-    ids=["sold-before-built-in-2100", "first-floor-above-living-area", "remodelled-first", "no-area"],
+    ids=[
+        "sold-before-built-in-2100",
+        "first-floor-above-living-area",
+        "remodelled-first",
+        "no-area",
+    ],
 )
 def test_nonsense_that_passes_the_schema_is_priced_with_warnings(
     house: dict[str, Any],
@@ -315,14 +322,14 @@ def test_concurrent_first_calls_load_and_compile_the_model_once(
     # Given no model loaded yet, and a loader that counts its calls and takes its time
     predict._load_trained_model.cache_clear()
     calls: list[int] = []
-    real_compile = predict.compile_pipeline
+    real_compile = compile_pipeline
 
     def slow_counting_compile(pipeline: Any) -> Any:
         calls.append(1)
         threading.Event().wait(0.2)  # long enough for every thread to arrive meanwhile
         return real_compile(pipeline)
 
-    monkeypatch.setattr(predict, "compile_pipeline", slow_counting_compile)
+    monkeypatch.setattr("regression_model.predict.compile_pipeline", slow_counting_compile)
 
     # When eight threads make their first prediction at once
     prices: list[float | None] = []

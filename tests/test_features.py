@@ -462,7 +462,9 @@ def test_new_column_transformers_reject_bad_parameters_at_fit(
     [(0.0, [900.0, 900.0, 2100.0, 2100.0, np.nan]), (0.5, [300.0, 800.0, 2500.0, 2700.0, np.nan])],
     ids=["training-range", "widened-by-half-the-width"],
 )
-def test_range_capper_holds_values_to_the_training_range(margin: float, expected: list[float]) -> None:
+def test_range_capper_holds_values_to_the_training_range(
+    margin: float, expected: list[float]
+) -> None:
     # Given a capper fitted on living areas from 900 to 2100 sq ft (a width of 1200)
     capper = RangeCapper(variables=("GrLivArea",), margin=margin).fit(HOUSES)
 

@@ -240,7 +240,7 @@ def test_every_numeric_rule_holds_at_its_bound_and_breaks_one_step_past(
     raw_records: pd.DataFrame,
     schema: InputSchema,
     column: str,
-    value: object,
+    value: Any,
     expected: ErrorKind | None,
 ) -> None:
     # Given one house with the value, as a number or as text, in its column
@@ -282,8 +282,18 @@ def test_every_numeric_rule_holds_at_its_bound_and_breaks_one_step_past(
             "… (1,000,002 characters)",
         ),
     ],
-    ids=["bool", "complex", "datetime", "text", "nan-text", "inf-text", "none", "blank",
-         "int-beyond-float", "megabyte-text"],
+    ids=[
+        "bool",
+        "complex",
+        "datetime",
+        "text",
+        "nan-text",
+        "inf-text",
+        "none",
+        "blank",
+        "int-beyond-float",
+        "megabyte-text",
+    ],
 )
 def test_unreadable_number_is_one_error_with_a_short_message(
     schema: InputSchema, test_records: pd.DataFrame, value: object, kind: ErrorKind, message: str
@@ -299,7 +309,7 @@ def test_unreadable_number_is_one_error_with_a_short_message(
     assert [(e.kind, e.message) for e in validated.errors] == [(kind, message)]
 
 
-def _as_dtype(series: pd.Series, dtype: str) -> pd.Series:
+def _as_dtype(series: pd.Series, dtype: Any) -> pd.Series:
     if dtype == "sparse":
         return series.astype(pd.SparseDtype("float64", np.nan))
     return series.astype(dtype)
@@ -343,7 +353,7 @@ def test_any_dtype_of_valid_values_validates_as_plain_values(
     ids=["complex", "datetime"],
 )
 def test_column_of_a_wrong_dtype_is_one_error_per_present_cell(
-    raw_records: pd.DataFrame, schema: InputSchema, values: list[Any], dtype: str
+    raw_records: pd.DataFrame, schema: InputSchema, values: list[Any], dtype: Any
 ) -> None:
     # Given two houses whose sale year is of a dtype that holds no plain numbers
     records = raw_records.head(2).copy()

@@ -16,8 +16,8 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from regression_model.config.core import Config, InputSchema
-from regression_model.results import PredictionResult
 from regression_model.processing.validation import SMALL_COLUMN, to_frame, validate_records
+from regression_model.results import PredictionResult
 
 
 @pytest.fixture(scope="module")
@@ -114,7 +114,8 @@ def test_result_counts_a_nan_price_as_a_price() -> None:
     """Check the numpy row check: NaN is a (bad) price, None is no price."""
     error = {"row": 0, "column": None, "kind": "missing_value", "message": "x"}
     result = PredictionResult(predictions=[None, float("nan")], errors=[error], version="1")
-    assert result.predictions[0] is None and np.isnan(result.predictions[1])  # type: ignore[arg-type]
+    nan_price = result.predictions[1]
+    assert result.predictions[0] is None and nan_price is not None and np.isnan(nan_price)
     with pytest.raises(ValueError, match=r"not both or neither: \[0, 1\]"):
         PredictionResult(
             predictions=[None, float("nan")], errors=[{**error, "row": 1}], version="1"

@@ -432,8 +432,9 @@ def read_numbers(raw: Any) -> tuple[FloatArray, list[tuple[ErrorKind, BoolArray]
     """Read a column as numbers, whatever its dtype.
 
     Numbers pass as they are; text is stripped and parsed; booleans, complex numbers,
-    dates and other objects are the wrong type; an integer beyond float range is kept as
-    the largest float of its sign, so the range rule reports it. Any dtype, one reading.
+    dates and other objects are the wrong type; an integer beyond float range (as a number
+    or as digits) is kept as the largest float of its sign, so the range rule reports it.
+    Any dtype, one reading.
 
     Returns
     -------
@@ -468,10 +469,10 @@ def _read_number(value: object) -> tuple[float, ErrorKind | None]:
         return (math.nan, ErrorKind.NOT_A_NUMBER) if math.isnan(number) else (number, None)
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
         return math.nan, ErrorKind.WRONG_TYPE
-    try:
-        return float(value), None
-    except OverflowError:
-        return (sys.float_info.max if value > 0 else -sys.float_info.max), None  # beyond floats
+    if isinstance(value, int) and abs(value) > sys.float_info.max:
+        # Beyond float range: the largest float of its sign, so the range rule reports it.
+        return (sys.float_info.max if value > 0 else -sys.float_info.max), None
+    return float(value), None
 
 
 @dataclass(frozen=True)
@@ -689,7 +690,9 @@ def describe_error(kind: ErrorKind, column: str, value: object, schema: InputSch
     """The message of one error, in the package's words."""
     if kind is ErrorKind.OUT_OF_RANGE:
         rule = next(rule for rule in schema.numeric.values() if column in rule.columns)
-        return f"{column} must be between {rule.minimum:g} and {rule.maximum:g}, got {_shown(value)}"
+        return (
+            f"{column} must be between {rule.minimum:g} and {rule.maximum:g}, got {_shown(value)}"
+        )
     messages = {
         ErrorKind.MISSING_COLUMN: f"required column {column!r} is missing from the input",
         ErrorKind.MISSING_VALUE: f"{column} must have a value",
