@@ -370,11 +370,15 @@ def calibrated_level(intervals: IntervalCalibration | None, level: float) -> Cal
     ValueError
         If the model has no intervals, or training did not calibrate ``level``.
     """
+    return _required(intervals).calibrated(level)
+
+
+def _required(intervals: IntervalCalibration | None) -> IntervalCalibration:
     if intervals is None:
         raise ValueError(
             "this model was saved without prediction intervals; retrain it to calibrate them"
         )
-    return intervals.calibrated(level)
+    return intervals
 
 
 def interval_ends(
@@ -405,11 +409,9 @@ def interval_ends(
     ValueError
         If ``level`` is not calibrated.
     """
-    calibrated_level(intervals, level)
-    assert intervals is not None  # calibrated_level raised otherwise; this tells mypy
     # NaN prices give NaN ends, which become None below.
     with np.errstate(invalid="ignore"):
-        lower, upper = intervals.bounds(frame=frame, prices=prices, level=level)
+        lower, upper = _required(intervals).bounds(frame=frame, prices=prices, level=level)
     ends = []
     for bound in (lower, upper):
         values: list[float | None] = bound.tolist()
