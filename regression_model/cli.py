@@ -215,12 +215,18 @@ def _replacing(destination: Path) -> Iterator[Path]:
 
 
 def _predict_csv(
-    source: Path, partial: Path, *, chunk_size: int, show_progress: bool
+    source: Path,
+    partial: Path,
+    *,
+    chunk_size: int,
+    show_progress: bool,
+    interval: float | None = None,
 ) -> tuple[int, int]:
-    from regression_model.batch import OUTPUT_COLUMNS, attach_scores, score_rows
+    from regression_model.batch import attach_scores, output_columns, score_rows
 
     n_rows = n_errors = 0
-    header = pd.DataFrame(columns=[*_csv_columns(source), *OUTPUT_COLUMNS])
+    added = output_columns(has_interval=interval is not None)
+    header = pd.DataFrame(columns=[*_csv_columns(source), *added])
     with _progress_bar(total=source.stat().st_size, is_shown=show_progress) as advance:
         # The file is parsed twice, in step, chunk for chunk: the model gets numbers typed as
         # pd.read_csv types them, which it validates much faster than text, and the output
@@ -232,7 +238,7 @@ def _predict_csv(
             # The header goes first, so that a file with no rows still gets one.
             header.to_csv(out, index=False)
             for cells_chunk, typed_chunk in zip(cells, typed, strict=True):
-                scores = score_rows(input_data=typed_chunk)
+                scores = score_rows(input_data=typed_chunk, interval=interval)
                 scored = attach_scores(input_data=cells_chunk, scores=scores)
                 scored.to_csv(out, header=False, index=False)
                 n_rows += len(cells_chunk)
@@ -241,29 +247,47 @@ def _predict_csv(
 
 
 def _predict_parquet(
-    source: Path, partial: Path, *, chunk_size: int, show_progress: bool
+    source: Path,
+    partial: Path,
+    *,
+    chunk_size: int,
+    show_progress: bool,
+    interval: float | None = None,
 ) -> tuple[int, int]:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from regression_model.batch import ERROR_COLUMN, PREDICTION_COLUMN, score_rows
+    from regression_model.batch import (
+        ERROR_COLUMN,
+        INTERVAL_COLUMNS,
+        PREDICTION_COLUMN,
+        score_rows,
+    )
 
     schema = _parquet_schema(source)
     out_schema = schema.append(pa.field(PREDICTION_COLUMN, pa.float64())).append(
         pa.field(ERROR_COLUMN, pa.string())
     )
+    if interval is not None:
+        for name in INTERVAL_COLUMNS:
+            out_schema = out_schema.append(pa.field(name, pa.float64()))
     with _reading(source), pq.ParquetFile(source) as parquet_file:
         total = parquet_file.metadata.num_rows
     n_rows = n_errors = 0
     with _progress_bar(total=total, is_shown=show_progress) as advance:
         with partial.open("xb") as out, pq.ParquetWriter(out, out_schema) as writer:
             for batch in _parquet_batches(source, chunk_size=chunk_size, on_progress=advance):
-                scored = score_rows(input_data=_arrow_to_frame(batch))
+                scored = score_rows(input_data=_arrow_to_frame(batch), interval=interval)
                 # The input's Arrow columns pass through untouched; a failed row's price is null.
                 columns = [
                     *batch.columns,
                     pa.array(scored.prices, from_pandas=True),
                     pa.array(scored.errors, type=pa.string()),
+                    *(
+                        pa.array(ends, from_pandas=True)
+                        for ends in (scored.lower, scored.upper)
+                        if ends is not None
+                    ),
                 ]
                 writer.write_batch(pa.RecordBatch.from_arrays(columns, schema=out_schema))
                 n_rows += batch.num_rows
@@ -301,20 +325,36 @@ def main() -> None:
     show_default=True,
     help="Rows read, scored and written at a time; memory grows with it.",
 )
-def predict(input_path: Path, output_path: Path, overwrite: bool, chunk_size: int) -> None:
+@click.option(
+    "--interval",
+    type=float,
+    default=None,
+    help="Add `lower` and `upper`: each price's range at this calibrated level (e.g. 0.9).",
+)
+def predict(
+    input_path: Path,
+    output_path: Path,
+    overwrite: bool,
+    chunk_size: int,
+    interval: float | None,
+) -> None:
     """Score every row of INPUT (.csv or .parquet) into OUTPUT.
 
     OUTPUT holds every input column and row, in input order, plus `prediction` (the sale
     price in dollars, empty where the row has errors) and `error` (the row's problems, empty
-    when it was scored).
+    when it was scored); with --interval, also `lower` and `upper`, the price's range.
     """
     file_format = _check_input(input_path)
     _check_output(output_path, input_format=file_format, overwrite=overwrite)
     from regression_model.batch import check_no_output_columns
     from regression_model.processing.data_manager import ModelLoadError
 
+    if interval is not None:
+        _check_interval_level(interval)
     try:
-        check_no_output_columns(columns=_input_columns(input_path, file_format))
+        check_no_output_columns(
+            columns=_input_columns(input_path, file_format), has_interval=interval is not None
+        )
     except ValueError as error:
         raise UsageError(f"{input_path}: {error}") from error
 
@@ -323,7 +363,11 @@ def predict(input_path: Path, output_path: Path, overwrite: bool, chunk_size: in
     try:
         with _replacing(output_path) as partial:
             n_rows, n_errors = score(
-                input_path, partial, chunk_size=chunk_size, show_progress=_is_terminal(sys.stderr)
+                input_path,
+                partial,
+                chunk_size=chunk_size,
+                show_progress=_is_terminal(sys.stderr),
+                interval=interval,
             )
     except ModelLoadError as error:
         raise click.ClickException(_first_line(error)) from error
@@ -461,3 +505,36 @@ def info(as_json: bool) -> None:
     click.echo("metrics")
     for name, value in metadata["metrics"].items():
         click.echo(f"  {name:<20} {value:>14.4f}")
+    _echo_intervals(metadata.get("intervals"))
+
+
+# --- Prediction intervals (issue 16): the level check for `predict`, the lines for `info`. ---
+
+
+def _check_interval_level(level: float) -> None:
+    """Refuse a level training did not calibrate, before any row is read or written."""
+    from regression_model.processing.data_manager import ModelLoadError, load_metadata
+    from regression_model.processing.intervals import calibrated_level
+
+    try:
+        calibrated_level(load_metadata(model_path=_model_path()).intervals, level)
+    except ModelLoadError as error:
+        raise click.ClickException(_first_line(error)) from error
+    except ValueError as error:
+        raise UsageError(f"--interval: {error}") from error
+
+
+def _echo_intervals(intervals: dict[str, Any] | None) -> None:
+    """The calibrated levels, with the coverage and width measured on held-out rows."""
+    if intervals is None:
+        click.echo("prediction intervals  none (the model was saved without them)")
+        return
+    click.echo(
+        f"prediction intervals (measured on {intervals['held_out_rows']:,} held-out rows)"
+    )
+    click.echo(f"  {'level':<8} {'coverage':>10} {'median width':>14}")
+    for level in intervals["levels"]:
+        click.echo(
+            f"  {level['level']:<8g} {level['coverage']:>10.1%} "
+            f"{level['median_relative_width']:>13.1%}"
+        )
