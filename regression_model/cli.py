@@ -529,9 +529,7 @@ def _echo_intervals(intervals: dict[str, Any] | None) -> None:
     if intervals is None:
         click.echo("prediction intervals  none (the model was saved without them)")
         return
-    click.echo(
-        f"prediction intervals (measured on {intervals['held_out_rows']:,} held-out rows)"
-    )
+    click.echo(f"prediction intervals (measured on {intervals['held_out_rows']:,} held-out rows)")
     click.echo(f"  {'level':<8} {'coverage':>10} {'median width':>14}")
     for level in intervals["levels"]:
         click.echo(

@@ -230,7 +230,8 @@ def _plot_intervals(
     Every ``n / INTERVAL_PANEL_ROWS``-th row by predicted price is drawn: all 1,458 make one
     solid band that hides the prices.
     """
-    order = np.argsort(y_pred)[:: max(1, len(y_pred) // INTERVAL_PANEL_ROWS)]
+    stride = max(1, len(y_pred) // INTERVAL_PANEL_ROWS)
+    order = np.argsort(y_pred)[::stride]
     position = np.arange(len(order))
     levels = sorted(intervals.held_out_lower, reverse=True)
     for shade, level in enumerate(levels, 1):
@@ -261,7 +262,7 @@ def _plot_intervals(
     )
     axes.set(
         yscale="log",
-        xlabel=f"every {max(1, len(y_pred) // INTERVAL_PANEL_ROWS)}th held-out training row, by predicted price",
+        xlabel=f"every {stride}th held-out training row, by predicted price",
         ylabel="price ($)",
         xlim=(-1, len(order)),
     )

@@ -108,9 +108,7 @@ class PredictionResult(BaseModel):
             return self
         has_price = _has_price(self.predictions)
         for name, ends in (("lower", self.lower), ("upper", self.upper)):
-            if len(ends) != len(self.predictions) or (
-                (_has_price(ends) != has_price).any()
-            ):
+            if len(ends) != len(self.predictions) or (_has_price(ends) != has_price).any():
                 raise ValueError(f"{name} must hold one end per priced row, None elsewhere")
         return self
 

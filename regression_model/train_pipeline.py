@@ -115,14 +115,14 @@ def cross_validate(
     """
     splitter = KFold(n_splits=folds, shuffle=True, random_state=random_state)
     predictions = np.empty(len(y))
-    folds = np.empty(len(y), dtype=np.intp)
+    fold_of_row = np.empty(len(y), dtype=np.intp)
     scores = []
     for fold, (train_rows, test_rows) in enumerate(splitter.split(X)):
         fold_model = clone(pipeline).fit(X.iloc[train_rows], y.iloc[train_rows])
         predictions[test_rows] = fold_model.predict(X.iloc[test_rows])
-        folds[test_rows] = fold
+        fold_of_row[test_rows] = fold
         scores.append(rmse_log(y.iloc[test_rows], predictions[test_rows]))
-    return CrossValidation(fold_scores=scores, predictions=predictions, folds=folds)
+    return CrossValidation(fold_scores=scores, predictions=predictions, folds=fold_of_row)
 
 
 def run_training(

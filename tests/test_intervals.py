@@ -121,8 +121,9 @@ def test_intervals_are_reproducible(raw_records: pd.DataFrame) -> None:
     assert first.lower == second.lower and first.upper == second.upper
     assert first.lower is not None and first.upper is not None
     for row, single in enumerate(row_by_row):
-        assert single.lower == [pytest.approx(first.lower[row], rel=1e-9)]
-        assert single.upper == [pytest.approx(first.upper[row], rel=1e-9)]
+        assert single.lower is not None and single.upper is not None
+        assert single.lower[0] == pytest.approx(first.lower[row], rel=1e-9)
+        assert single.upper[0] == pytest.approx(first.upper[row], rel=1e-9)
 
 
 def test_wider_levels_give_nested_intervals(raw_records: pd.DataFrame, config: Config) -> None:

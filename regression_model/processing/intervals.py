@@ -78,7 +78,7 @@ class DifficultyModel(BaseModel):
         """How many of each row's ``columns`` lie outside the training quantiles (capped)."""
         # Column arrays, not frame[columns]: a one-row request must not pay for a DataFrame.
         arrays = column_arrays(frame)
-        positions = frame.columns.get_indexer(list(self.columns))
+        positions = frame.columns.get_indexer(pd.Index(self.columns))
         values = np.array([arrays[position] for position in positions], dtype=np.float64)
         # A missing value is not unusual: NaN compares False both ways.
         with np.errstate(invalid="ignore"):
