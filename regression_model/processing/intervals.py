@@ -78,7 +78,7 @@ class DifficultyModel(BaseModel):
         """How many of each row's ``columns`` lie outside the training quantiles (capped)."""
         # Column arrays, not frame[columns]: a one-row request must not pay for a DataFrame.
         arrays = column_arrays(frame)
-        positions = frame.columns.get_indexer(pd.Index(self.columns))
+        positions = _positions(frame.columns, self.columns)
         values = np.array([arrays[position] for position in positions], dtype=np.float64)
         # A missing value is not unusual: NaN compares False both ways.
         with np.errstate(invalid="ignore"):
@@ -97,6 +97,30 @@ class DifficultyModel(BaseModel):
         )
         scale: FloatArray = np.exp(design @ np.array(self.coefficients))
         return scale
+
+
+# Validation gives every frame it returns the same columns Index object, so the positions of
+# the difficulty's columns are looked up once per Index, not once per request (a lookup
+# costs as much as the rest of a one-row interval). Keyed by the Index's id; the entry holds
+# the Index itself, so the id cannot be reused while the entry lives.
+_POSITIONS: dict[tuple[int, tuple[str, ...]], tuple[pd.Index, IntArray]] = {}
+_POSITIONS_KEPT = 16
+
+
+def _positions(columns: pd.Index, names: tuple[str, ...]) -> IntArray:
+    """Where each of ``names`` sits in ``columns``."""
+    key = (id(columns), names)
+    cached = _POSITIONS.get(key)
+    if cached is not None and cached[0] is columns:
+        return cached[1]
+    positions = columns.get_indexer(pd.Index(names))
+    if (positions < 0).any():
+        missing = [name for name, position in zip(names, positions) if position < 0]
+        raise ValueError(f"Columns not found in X: {missing}")
+    if len(_POSITIONS) >= _POSITIONS_KEPT:
+        _POSITIONS.clear()
+    _POSITIONS[key] = (columns, positions)
+    return positions
 
 
 class CalibratedLevel(BaseModel):
