@@ -1,4 +1,4 @@
-"""Run the issue 5 benchmarks, print a table against the targets and save the figures as JSON.
+"""Run the issue 5 benchmarks and the interval cost, print a table against the targets, save JSON.
 
 Usage: ``python benchmarks/run.py [--train-if-missing] [--only NAME ...]`` (``tox -e bench``).
 Each measurement runs in its own interpreter (see ``bench_predict.py``); the JSON, with the
@@ -22,7 +22,7 @@ from machine import describe
 BENCH_DIR = Path(__file__).resolve().parent
 REPO_ROOT = BENCH_DIR.parent
 RESULTS_DIR = BENCH_DIR / "results"
-MEASUREMENTS = ("single_row", "batch", "bare_pipeline", "cold_start", "training")
+MEASUREMENTS = ("single_row", "batch", "bare_pipeline", "cold_start", "training", "intervals")
 
 
 @dataclass(frozen=True)
@@ -86,6 +86,15 @@ def table_rows(results: dict[str, dict[str, Any]]) -> list[Row]:
         rows.append(Row("cold import + first prediction", total, "s", "<= 1.5", total <= 1.5))
     if "training" in results:
         rows.append(Row("training wall time", results["training"]["wall_s"], "s"))
+    if "intervals" in results:
+        intervals = results["intervals"]
+        for name, key in (("single row p50", "single_row_overhead"), ("batch", "batch_overhead")):
+            overhead = 100 * intervals[key]
+            rows.append(Row(f"interval cost, {name}", overhead, "%", "<= 10", overhead <= 10))
+        # In milliseconds too: a percentage of a slow make_prediction would flatter it.
+        rows.append(Row("interval cost, single row p50", intervals["single_row_added_ms"], "ms"))
+        added = 1e3 * (intervals["batch_interval_best_s"] - intervals["batch_plain_best_s"])
+        rows.append(Row(f"interval cost, batch of {intervals['batch_rows']}", added, "ms"))
     return rows
 
 

@@ -395,12 +395,19 @@ def _signals_stop_like_ctrl_c() -> Iterator[None]:
 
 
 def _predict_csv(
-    source: Path, partial: Path, *, output: Path, chunk_size: int, show_progress: bool
+    source: Path,
+    partial: Path,
+    *,
+    output: Path,
+    chunk_size: int,
+    show_progress: bool,
+    interval: float | None = None,
 ) -> tuple[int, int]:
-    from regression_model.batch import OUTPUT_COLUMNS, attach_scores, score_rows
+    from regression_model.batch import attach_scores, output_columns, score_rows
 
     n_rows = n_errors = 0
-    header = pd.DataFrame(columns=[*_csv_columns(source), *OUTPUT_COLUMNS])
+    added = output_columns(has_interval=interval is not None)
+    header = pd.DataFrame(columns=[*_csv_columns(source), *added])
     with _progress_bar(total=source.stat().st_size, is_shown=show_progress) as advance:
         # The file is parsed twice, in step, chunk for chunk: the model gets numbers typed as
         # pd.read_csv types them, which it validates much faster than text, and the output
@@ -414,7 +421,7 @@ def _predict_csv(
             with _writing(output):
                 header.to_csv(out, index=False)
             for cells_chunk, typed_chunk in zip(cells, typed, strict=True):
-                scores = score_rows(input_data=typed_chunk)
+                scores = score_rows(input_data=typed_chunk, interval=interval)
                 scored = attach_scores(input_data=cells_chunk, scores=scores)
                 with _writing(output):
                     scored.to_csv(out, header=False, index=False)
@@ -426,12 +433,24 @@ def _predict_csv(
 
 
 def _predict_parquet(
-    source: Path, partial: Path, *, output: Path, chunk_size: int, show_progress: bool
+    source: Path,
+    partial: Path,
+    *,
+    output: Path,
+    chunk_size: int,
+    show_progress: bool,
+    interval: float | None = None,
 ) -> tuple[int, int]:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from regression_model.batch import ERROR_COLUMN, PREDICTION_COLUMN, WARNING_COLUMN, score_rows
+    from regression_model.batch import (
+        ERROR_COLUMN,
+        INTERVAL_COLUMNS,
+        PREDICTION_COLUMN,
+        WARNING_COLUMN,
+        score_rows,
+    )
 
     schema = _parquet_schema(source)
     out_schema = (
@@ -439,6 +458,9 @@ def _predict_parquet(
         .append(pa.field(ERROR_COLUMN, pa.string()))
         .append(pa.field(WARNING_COLUMN, pa.string()))
     )
+    if interval is not None:
+        for name in INTERVAL_COLUMNS:
+            out_schema = out_schema.append(pa.field(name, pa.float64()))
     with _reading(source), pq.ParquetFile(source) as parquet_file:
         total = parquet_file.metadata.num_rows
     n_rows = n_errors = 0
@@ -447,13 +469,18 @@ def _predict_parquet(
             writer = pq.ParquetWriter(partial, out_schema)
         try:
             for batch in _parquet_batches(source, chunk_size=chunk_size, on_progress=advance):
-                scored = score_rows(input_data=_arrow_to_frame(batch))
+                scored = score_rows(input_data=_arrow_to_frame(batch), interval=interval)
                 # The input's Arrow columns pass through untouched; a failed row's price is null.
                 columns = [
                     *batch.columns,
                     pa.array(scored.prices, from_pandas=True),
                     pa.array(scored.errors, type=pa.string()),
                     pa.array(scored.warnings, type=pa.string()),
+                    *(
+                        pa.array(ends, from_pandas=True)
+                        for ends in (scored.lower, scored.upper)
+                        if ends is not None
+                    ),
                 ]
                 with _writing(output):
                     writer.write_batch(pa.RecordBatch.from_arrays(columns, schema=out_schema))
@@ -472,7 +499,7 @@ def _input_columns(path: Path, file_format: TableFormat) -> list[str]:
     return list(_parquet_schema(path).names)
 
 
-def _check_columns(path: Path, columns: Sequence[str]) -> None:
+def _check_columns(path: Path, columns: Sequence[str], *, has_interval: bool = False) -> None:
     """Refuse a file the model cannot read: one lacking a required column, or clashing.
 
     Raises
@@ -485,7 +512,7 @@ def _check_columns(path: Path, columns: Sequence[str]) -> None:
     from regression_model.config.core import get_config
 
     try:
-        check_no_output_columns(columns=columns)
+        check_no_output_columns(columns=columns, has_interval=has_interval)
     except ValueError as error:
         raise InputFileError(f"{path}: {error}", culprit=path) from error
     present = set(columns)
@@ -587,18 +614,37 @@ _CHUNK_SIZE = click.IntRange(min=1, max=MAX_CHUNK_SIZE)
     show_default=True,
     help="Rows read, scored and written at a time; memory grows with it.",
 )
-def predict(input_path: Path, output_path: Path, overwrite: bool, chunk_size: int) -> None:
+@click.option(
+    "--interval",
+    type=float,
+    default=None,
+    help="Add `lower` and `upper`: each price's range at this calibrated level (e.g. 0.9).",
+)
+def predict(
+    input_path: Path,
+    output_path: Path,
+    overwrite: bool,
+    chunk_size: int,
+    interval: float | None,
+) -> None:
     """Score every row of INPUT (.csv or .parquet) into OUTPUT.
 
     OUTPUT holds every input column and row, in input order, plus `prediction` (the sale
     price in dollars, empty where the row has errors), `error` (the row's problems, empty
-    when it was scored) and `warning` (why a priced row may be off, empty when none).
+    when it was scored) and `warning` (why a priced row may be off, empty when none); with
+    --interval, also `lower` and `upper`, the ends of the price's range.
     OUTPUT appears only when complete: a failed or interrupted run (Ctrl-C, SIGTERM,
     SIGHUP) leaves no file behind.
     """
     file_format = _check_input(input_path)
     _check_output(output_path, input_format=file_format, overwrite=overwrite)
-    _check_columns(input_path, _input_columns(input_path, file_format))
+    if interval is not None:
+        _check_interval_level(interval)
+    _check_columns(
+        input_path,
+        _input_columns(input_path, file_format),
+        has_interval=interval is not None,
+    )
 
     started = time.perf_counter()
     score = _predict_csv if file_format is TableFormat.CSV else _predict_parquet
@@ -612,6 +658,7 @@ def predict(input_path: Path, output_path: Path, overwrite: bool, chunk_size: in
                     output=output_path,
                     chunk_size=chunk_size,
                     show_progress=_is_terminal(sys.stderr),
+                    interval=interval,
                 )
     except KeyboardInterrupt as interrupt:
         number = getattr(interrupt, "signal_number", signal.SIGINT)
@@ -791,6 +838,7 @@ def info(as_json: bool) -> None:
         for name, value in metadata["metrics"].items():
             click.echo(f"  {name:<20} {format_metric(name, value):>14}")
         _echo_domain(metadata["domain"])
+        _echo_intervals(metadata.get("intervals"))
     model_path = Path(report["model_file"])
     if not report["model_sha256_matches"]:
         raise ModelLoadError(
@@ -803,4 +851,32 @@ def info(as_json: bool) -> None:
             f"{model_path.name} was trained by version {metadata['package_version']}, "
             f"this is version {__version__}",
             culprit=model_path,
+        )
+
+
+# --- Prediction intervals (issue 16): the level check for `predict`, the lines for `info`. ---
+
+
+def _check_interval_level(level: float) -> None:
+    """Refuse a level training did not calibrate, before any row is read or written."""
+    from regression_model.processing.data_manager import load_metadata
+    from regression_model.processing.intervals import calibrated_level
+
+    try:
+        calibrated_level(load_metadata(model_path=_model_path()).intervals, level)
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="'--interval'") from error
+
+
+def _echo_intervals(intervals: dict[str, Any] | None) -> None:
+    """The calibrated levels, with the coverage and width measured on held-out rows."""
+    if intervals is None:
+        click.echo("prediction intervals  none (the model was saved without them)")
+        return
+    click.echo(f"prediction intervals (measured on {intervals['held_out_rows']:,} held-out rows)")
+    click.echo(f"  {'level':<8} {'coverage':>10} {'median width':>14}")
+    for level in intervals["levels"]:
+        click.echo(
+            f"  {level['level']:<8g} {level['coverage']:>10.1%} "
+            f"{level['median_relative_width']:>13.1%}"
         )

@@ -224,11 +224,13 @@ def test_a_failure_mid_stream_leaves_the_existing_output_as_it_was(
     output.write_text("an earlier run\n")
     calls: list[int] = []
 
-    def fail_on_second_chunk(*, input_data: pd.DataFrame) -> PredictionResult:
+    def fail_on_second_chunk(
+        *, input_data: pd.DataFrame, interval: float | None = None
+    ) -> PredictionResult:
         calls.append(len(input_data))
         if len(calls) == 2:
             raise ModelLoadError("the model file does not match its metadata")
-        return make_prediction(input_data=input_data)
+        return make_prediction(input_data=input_data, interval=interval)
 
     monkeypatch.setattr(batch, "make_prediction", fail_on_second_chunk)
 

@@ -91,6 +91,9 @@ SCHEMA = Map(
                     {"variable": Str(), "above": Float(), "target_below": Float()}
                 ),
                 "domain": Map({"range_margin": Float(), "price_margin": Float()}),
+                "intervals": Map(
+                    {"levels": Seq(Float()), "tail_quantile": Float(), "max_tail_count": Int()}
+                ),
                 "test_size": Float(),
                 "cv_folds": Int(),
                 "random_state": Int(),
@@ -234,6 +237,22 @@ class DomainSettings(_Frozen):
     price_margin: float = Field(ge=0, lt=1)
 
 
+class IntervalSettings(_Frozen):
+    """Which prediction-interval levels training calibrates, and how it judges a house unusual."""
+
+    levels: tuple[float, ...] = Field(min_length=1)
+    tail_quantile: float = Field(gt=0, lt=0.5)
+    max_tail_count: int = Field(gt=0)
+
+    @model_validator(mode="after")
+    def _check_levels(self) -> IntervalSettings:
+        if not all(0 < level < 1 for level in self.levels):
+            raise ValueError(f"interval levels must lie strictly between 0 and 1: {self.levels}")
+        if len(set(self.levels)) != len(self.levels):
+            raise ValueError(f"interval levels must not repeat: {self.levels}")
+        return self
+
+
 class LassoSettings(_Frozen):
     alpha: float = Field(gt=0)
     max_iter: int = Field(gt=0)
@@ -287,6 +306,7 @@ class ModelSettings(_Frozen):
     rare_label_tolerance: float = Field(gt=0, lt=1)
     training_outliers: OutlierRule
     domain: DomainSettings
+    intervals: IntervalSettings
     test_size: float = Field(gt=0, lt=1)
     cv_folds: int = Field(ge=2)
     random_state: int = Field(ge=0)
