@@ -266,7 +266,7 @@ def test_an_unexpected_error_is_one_line_that_points_to_debug(
     houses_csv: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Given a bug: scoring raises an exception no one meant a user to see
-    def broken(*, input_data: pd.DataFrame) -> PredictionResult:
+    def broken(*, input_data: pd.DataFrame, interval: float | None = None) -> PredictionResult:
         raise ValueError("a bug\nwith a second line")
 
     monkeypatch.setattr(batch, "make_prediction", broken)
@@ -880,7 +880,9 @@ def test_a_second_writer_of_a_new_output_fails_instead_of_replacing_it(
     # Given another run that creates the output while this one is scoring
     output = tmp_path / "out.csv"
 
-    def other_run_finishes_first(*, input_data: pd.DataFrame) -> PredictionResult:
+    def other_run_finishes_first(
+        *, input_data: pd.DataFrame, interval: float | None = None
+    ) -> PredictionResult:
         if not output.exists():
             output.write_text("the other run's output\n")
         return make_prediction(input_data=input_data)

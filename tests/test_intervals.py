@@ -350,7 +350,7 @@ def test_cli_predict_with_an_uncalibrated_level_fails_in_one_line(
     calibrated = ", ".join(f"{level:g}" for level in config.model.intervals.levels)
     assert run.returncode == 2
     assert run.stderr == (
-        "Error: --interval: interval level 0.85 is not calibrated; "
+        "Error: Invalid value for '--interval': interval level 0.85 is not calibrated; "
         f"the calibrated levels are {calibrated}\n"
     )
     assert not output.exists()
