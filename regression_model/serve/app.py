@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import copy
 import logging
+import signal
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -197,6 +199,10 @@ def create_app(*, config: Config | None = None) -> FastAPI:
     return app
 
 
+def _exit_cleanly(signal_number: int, frame: FrameType | None) -> None:
+    raise SystemExit(0)
+
+
 def run_server(*, host: str | None, port: int | None, workers: int) -> None:
     """Serve until SIGTERM or Ctrl-C, then finish the requests in flight and return.
 
@@ -207,6 +213,11 @@ def run_server(*, host: str | None, port: int | None, workers: int) -> None:
     from uvicorn.config import LOGGING_CONFIG
 
     settings = get_config().serve
+    # uvicorn drains on SIGTERM or SIGINT, then raises the signal again so the default
+    # action ends the process (status -15, or KeyboardInterrupt). A drain that finished is
+    # a clean stop: the handler it finds makes it exit 0, as it does before uvicorn starts.
+    for stop_signal in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(stop_signal, _exit_cleanly)
     # The package's loggers print beside uvicorn's, in its format.
     log_config = copy.deepcopy(LOGGING_CONFIG)
     log_config["loggers"]["regression_model"] = {
