@@ -35,6 +35,7 @@ function fieldElement(column, { isRequired, attributes }) {
 
 function groupElement(title, hint, fields) {
   const fieldset = document.createElement("fieldset");
+  fieldset.dataset.group = title;
   const legend = document.createElement("legend");
   legend.textContent = title;
   const note = document.createElement("span");
@@ -129,7 +130,9 @@ function showResult(result) {
     box.className = "result is-error";
     byId("price").textContent = "No price";
     const count = errors.length === 1 ? "1 error" : `${errors.length} errors`;
-    byId("summary").textContent = [`${count}: see the marked fields.`, ...unplaced].join(" ");
+    const columns = [...new Set(errors.map((error) => error.column).filter(Boolean))];
+    const where = columns.length ? ` in ${columns.join(", ")}` : "";
+    byId("summary").textContent = [`${count}${where}: see the marked fields.`, ...unplaced].join(" ");
     const first = byId("groups").querySelector(".has-error input");
     if (first) first.focus();
   } else {
