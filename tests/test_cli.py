@@ -31,8 +31,8 @@ from regression_model.batch import ERROR_COLUMN, PREDICTION_COLUMN
 from regression_model.cli import main
 from regression_model.config import core
 from regression_model.predict import make_prediction
-from regression_model.results import PredictionResult
 from regression_model.processing.data_manager import ModelLoadError, load_metadata
+from regression_model.results import PredictionResult
 
 # The directory holding the package the tests import; subprocesses must import the same one.
 PACKAGE_PARENT = Path(regression_model.__file__).resolve().parents[1]

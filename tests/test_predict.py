@@ -19,8 +19,7 @@ from hypothesis import strategies as st
 from regression_model import __version__
 from regression_model.config.core import Config
 from regression_model.predict import make_prediction
-from regression_model.results import PredictionResult
-from regression_model.results import ErrorKind
+from regression_model.results import ErrorKind, PredictionResult
 
 # Sale prices the model may plausibly return for Ames houses, in dollars.
 PRICE_FLOOR, PRICE_CEILING = 20_000.0, 2_000_000.0

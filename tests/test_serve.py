@@ -176,9 +176,7 @@ def test_model_describes_version_metadata_schema_and_example(
 # --- /v1/predict -------------------------------------------------------------------------
 
 
-def test_predict_answers_what_make_prediction_returns(
-    client: TestClient, raw_records: Any
-) -> None:
+def test_predict_answers_what_make_prediction_returns(client: TestClient, raw_records: Any) -> None:
     # Given three houses of test.csv as JSON records (NaN becomes null)
     houses = json.loads(raw_records.head(MAX_ROWS).to_json(orient="records"))
     # When
@@ -270,7 +268,9 @@ def _chunked(body: bytes) -> Iterator[bytes]:
 
 
 @pytest.mark.parametrize("is_chunked", [False, True], ids=["content-length", "chunked"])
-def test_a_body_past_the_size_limit_is_refused_with_413(client: TestClient, is_chunked: bool) -> None:
+def test_a_body_past_the_size_limit_is_refused_with_413(
+    client: TestClient, is_chunked: bool
+) -> None:
     # Given a body one byte over the limit
     body = b" " * (MAX_BODY_BYTES + 1)
     # When
@@ -318,9 +318,7 @@ def test_a_server_error_answers_500_with_the_logged_request_id_and_no_insides(
     ],
     ids=["page", "script", "style"],
 )
-def test_the_page_and_its_assets_are_served(
-    client: TestClient, path: str, media_type: str
-) -> None:
+def test_the_page_and_its_assets_are_served(client: TestClient, path: str, media_type: str) -> None:
     # When
     answer = client.get(path)
     # Then
@@ -360,9 +358,10 @@ def test_openapi_documents_every_input_column_with_its_range_or_labels(
     assert house["examples"] == [config.serve.example_house]
     body = openapi["paths"]["/v1/predict"]["post"]["requestBody"]["content"]["application/json"]
     assert body["schema"]["anyOf"][0]["maxItems"] == MAX_ROWS
-    assert "Known labels: Missing, Po, Fa, TA, Gd, Ex." in house["properties"]["KitchenQual"][
-        "description"
-    ]
+    assert (
+        "Known labels: Missing, Po, Fa, TA, Gd, Ex."
+        in house["properties"]["KitchenQual"]["description"]
+    )
 
 
 # --- the serve section of the config ---------------------------------------------------

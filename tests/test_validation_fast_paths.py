@@ -16,9 +16,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from regression_model.config.core import Config, InputSchema
-from regression_model.results import PredictionResult
 from regression_model.processing.scoring import SMALL_COLUMN
 from regression_model.processing.validation import to_frame, validate_records
+from regression_model.results import PredictionResult
 
 
 @pytest.fixture(scope="module")

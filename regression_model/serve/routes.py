@@ -134,8 +134,6 @@ def _parse_houses(body: bytes, *, max_rows: int) -> list[dict[str, object]]:
     if not isinstance(houses, list) or not all(isinstance(house, dict) for house in houses):
         raise HTTPException(status_code=422, detail=NOT_HOUSES)
     if len(houses) > max_rows:
-        raise HTTPException(
-            status_code=413,
-            detail=f"a request may hold at most {max_rows:,} houses; this one holds {len(houses):,}",
-        )
+        detail = f"a request may hold at most {max_rows:,} houses; this one holds {len(houses):,}"
+        raise HTTPException(status_code=413, detail=detail)
     return houses

@@ -7,9 +7,9 @@ come back as a row error inside a 200 answer, which only ``make_prediction`` pro
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, create_model
 
 from regression_model.config.core import Config, InputSchema
 from regression_model.processing.data_manager import ModelMetadata
@@ -79,7 +79,9 @@ def house_model(*, config: Config) -> type[BaseModel]:
         kind: type = int if rule.whole_numbers else float
         number = "a whole number" if rule.whole_numbers else "a number"
         for column in rule.columns:
-            description = f"{group.capitalize()}: {number} from {rule.minimum:g} to {rule.maximum:g}."
+            description = (
+                f"{group.capitalize()}: {number} from {rule.minimum:g} to {rule.maximum:g}."
+            )
             fields[_field_name(len(fields))] = (
                 kind | None,
                 Field(
@@ -93,9 +95,7 @@ def house_model(*, config: Config) -> type[BaseModel]:
             )
     for column in inputs.categorical:
         known = f" Known labels: {', '.join(labels[column])}." if column in labels else ""
-        description = (
-            "A label; one never seen in training is grouped with the rare ones." + known
-        )
+        description = "A label; one never seen in training is grouped with the rare ones." + known
         fields[_field_name(len(fields))] = (
             str | int | None,
             Field(
@@ -105,11 +105,11 @@ def house_model(*, config: Config) -> type[BaseModel]:
                 examples=[example[column]],
             ),
         )
-    model: type[BaseModel] = create_model(  # type: ignore[call-overload]
+    # JSON values already (strictyaml parsed them), which the type checker cannot see.
+    example_json = cast(JsonValue, dict(example))
+    model: type[BaseModel] = create_model(
         HOUSE_SCHEMA_NAME,
-        __config__=ConfigDict(
-            extra="allow", json_schema_extra={"examples": [example]}, populate_by_name=False
-        ),
+        __config__=ConfigDict(extra="allow", json_schema_extra={"examples": [example_json]}),
         __doc__=(
             "One house, with the raw column names of the Ames House Prices data. Every column "
             "should be present; null means missing, which the model fills in except where the "
