@@ -424,7 +424,7 @@ def serve(host: str | None, port: int | None, workers: int) -> None:
     Needs the serve extra. Stops on SIGTERM or Ctrl-C after the requests in flight.
     """
     try:
-        from regression_model.serve import run_server
+        from regression_model.serve.server import run_server
     except ModuleNotFoundError as error:
         raise UsageError(
             f"`serve` needs the serve extra ({error.name} is missing): "

@@ -32,8 +32,8 @@ from regression_model.config.core import (
 from regression_model.predict import make_prediction
 from regression_model.processing.data_manager import ModelLoadError, artifact_name, load_metadata
 from regression_model.serve import app as serve_app
-from regression_model.serve import create_app, routes
-from regression_model.serve.app import REQUEST_ID_HEADER, SERVER_ERROR
+from regression_model.serve import routes
+from regression_model.serve.app import REQUEST_ID_HEADER, SERVER_ERROR, create_app
 from regression_model.serve.routes import MODEL_FAILED, MODEL_LOADING, NOT_HOUSES, NOT_JSON
 from tests.conftest import LiveServer
 

@@ -1,21 +1,18 @@
 """The FastAPI application: load the model once at start-up, then serve the routes.
 
-``create_app()`` builds the app (uvicorn calls it as a factory, once per worker process);
-``run_server()`` is what ``regression-model serve`` runs. Every answer carries an
+``create_app()`` builds the app; uvicorn calls it as a factory, once per worker process
+(see ``server.py``). Every answer carries an
 ``X-Request-ID`` header; a server error is logged with that id and answers it, with no
 stack trace or server path in the answer.
 """
 
 from __future__ import annotations
 
-import copy
 import logging
-import signal
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -197,39 +194,3 @@ def create_app(*, config: Config | None = None) -> FastAPI:
         app, house=house, max_rows=max_rows
     )
     return app
-
-
-def _exit_cleanly(signal_number: int, frame: FrameType | None) -> None:
-    raise SystemExit(0)
-
-
-def run_server(*, host: str | None, port: int | None, workers: int) -> None:
-    """Serve until SIGTERM or Ctrl-C, then finish the requests in flight and return.
-
-    ``host`` and ``port`` default to the config's ``serve`` section. Each of the
-    ``workers`` processes loads the model once.
-    """
-    import uvicorn
-    from uvicorn.config import LOGGING_CONFIG
-
-    settings = get_config().serve
-    # uvicorn drains on SIGTERM or SIGINT, then raises the signal again so the default
-    # action ends the process (status -15, or KeyboardInterrupt). A drain that finished is
-    # a clean stop: the handler it finds makes it exit 0, as it does before uvicorn starts.
-    for stop_signal in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(stop_signal, _exit_cleanly)
-    # The package's loggers print beside uvicorn's, in its format.
-    log_config = copy.deepcopy(LOGGING_CONFIG)
-    log_config["loggers"]["regression_model"] = {
-        "handlers": ["default"],
-        "level": "INFO",
-        "propagate": False,
-    }
-    uvicorn.run(
-        f"{__name__}:create_app",
-        factory=True,
-        host=settings.host if host is None else host,
-        port=settings.port if port is None else port,
-        workers=workers,
-        log_config=log_config,
-    )
