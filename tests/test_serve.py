@@ -31,6 +31,7 @@ from regression_model.config.core import (
 )
 from regression_model.predict import make_prediction
 from regression_model.processing.data_manager import ModelLoadError, artifact_name, load_metadata
+from regression_model.results import ErrorKind, PredictionResult, RowError
 from regression_model.serve import app as serve_app
 from regression_model.serve import routes
 from regression_model.serve.app import REQUEST_ID_HEADER, SERVER_ERROR, create_app
@@ -139,6 +140,25 @@ def test_a_model_that_fails_to_load_keeps_the_service_up_and_unready(
     assert ready.json() == {"detail": MODEL_FAILED}
     assert health.status_code == 200
     assert "/srv/models/model.pkl does not match" in caplog.text
+
+
+def test_a_model_that_cannot_price_the_example_house_is_not_ready(
+    app: FastAPI, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Given a model that loads but gives the example house an error instead of a price
+    failed = PredictionResult(
+        predictions=[None],
+        errors=[RowError(row=0, column=None, kind=ErrorKind.PREDICTION_FAILED, message="no")],
+        version=__version__,
+    )
+    monkeypatch.setattr(serve_app, "make_prediction", lambda **_: failed)
+    # When
+    with TestClient(app) as client:
+        ready = client.get("/ready")
+    # Then
+    assert ready.status_code == 503
+    assert ready.json() == {"detail": MODEL_FAILED}
+    assert "the model gave the example house no price: no" in caplog.text
 
 
 def test_every_answer_carries_its_own_request_id(client: TestClient) -> None:
