@@ -205,12 +205,10 @@ def _model_description() -> Result:
     """What the batch scored with: the final estimator, and steps without a compiled form."""
     from regression_model import predict
 
-    description: Result = {"steps": [name for name, _ in predict._trained_pipeline().steps]}
-    description["estimator"] = repr(predict._trained_pipeline().steps[-1][1]).replace("\n", "")
-    description["estimator"] = " ".join(description["estimator"].split())
-    scorer = getattr(predict, "_trained_scorer", None)  # absent before the compiled scorer
-    if scorer is not None:
-        description["fallback_steps"] = scorer().fallback_steps
+    model = predict._trained_model()
+    description: Result = {"steps": [name for name, _ in model.pipeline.steps]}
+    description["estimator"] = " ".join(repr(model.pipeline.steps[-1][1]).split())
+    description["fallback_steps"] = model.scorer.fallback_steps
     return description
 
 

@@ -1,8 +1,9 @@
 """Score tables of houses: one chunk of a file at a time, or a Dask DataFrame on a cluster.
 
-``score_frame`` is the one place where a table becomes a ``prediction`` and an ``error``
-column. The command line streams files through it chunk by chunk, and ``predict_dask`` maps it
-over the partitions of a Dask DataFrame, so both score exactly as ``make_prediction`` does.
+``score_frame`` is the one place where a table becomes a ``prediction``, an ``error`` and a
+``warning`` column. The command line streams files through it chunk by chunk, and
+``predict_dask`` maps it over the partitions of a Dask DataFrame, so both score exactly as
+``make_prediction`` does.
 """
 
 from __future__ import annotations
@@ -17,18 +18,20 @@ import numpy.typing as npt
 import pandas as pd
 
 from regression_model.predict import make_prediction
+from regression_model.results import RowError, RowWarning
 
 if TYPE_CHECKING:
     import dask.dataframe as dd
 
 PREDICTION_COLUMN = "prediction"
 ERROR_COLUMN = "error"
-# A nullable string column, NA where a row was scored. Not object: Dask cannot infer an Arrow
-# type from an object column's meta, so to_parquet would fail on the scored frame.
-ERROR_DTYPE = pd.StringDtype()
-OUTPUT_COLUMNS = (PREDICTION_COLUMN, ERROR_COLUMN)
-# Joins the messages of a row with more than one error into its one error cell.
-ERROR_SEPARATOR = "; "
+WARNING_COLUMN = "warning"
+# Nullable string columns, NA where a row has no message. Not object: Dask cannot infer an
+# Arrow type from an object column's meta, so to_parquet would fail on the scored frame.
+MESSAGE_DTYPE = pd.StringDtype()
+OUTPUT_COLUMNS = (PREDICTION_COLUMN, ERROR_COLUMN, WARNING_COLUMN)
+# Joins the messages of a row with more than one error (or warning) into its one cell.
+MESSAGE_SEPARATOR = "; "
 
 
 @dataclass(frozen=True)
@@ -41,10 +44,13 @@ class ScoredRows:
         The predicted sale price in dollars, NaN where the row has errors.
     errors : list of str or None
         The row's error messages joined with ``"; "``, or ``None`` when it was scored.
+    warnings : list of str or None
+        The row's warnings joined with ``"; "``, or ``None`` when it has none.
     """
 
     prices: npt.NDArray[np.float64]
     errors: list[str | None]
+    warnings: list[str | None]
 
     @property
     def n_rows_with_errors(self) -> int:
@@ -57,7 +63,7 @@ def check_no_output_columns(*, columns: Iterable[object]) -> None:
     Raises
     ------
     ValueError
-        If ``columns`` holds ``prediction`` or ``error``.
+        If ``columns`` holds ``prediction``, ``error`` or ``warning``.
     """
     clashes = [name for name in OUTPUT_COLUMNS if name in set(columns)]
     if clashes:
@@ -77,22 +83,31 @@ def score_rows(*, input_data: pd.DataFrame) -> ScoredRows:
     Returns
     -------
     ScoredRows
-        Prices and joined error messages, aligned by position with ``input_data``.
+        Prices and joined error and warning messages, aligned by position with ``input_data``.
     """
     result = make_prediction(input_data=input_data)
     # numpy turns None into NaN when asked for floats.
     prices = np.array(result.predictions, dtype=np.float64)
+    return ScoredRows(
+        prices=prices,
+        errors=_joined_by_row(result.errors, n_rows=len(prices)),
+        warnings=_joined_by_row(result.warnings, n_rows=len(prices)),
+    )
+
+
+def _joined_by_row(found: Iterable[RowError | RowWarning], *, n_rows: int) -> list[str | None]:
+    """Each row's messages joined into one cell, ``None`` for a row with none."""
     messages: defaultdict[int, list[str]] = defaultdict(list)
-    for error in result.errors:
-        messages[error.row].append(error.message)
-    errors: list[str | None] = [None] * len(prices)
+    for item in found:
+        messages[item.row].append(item.message)
+    cells: list[str | None] = [None] * n_rows
     for row, row_messages in messages.items():
-        errors[row] = ERROR_SEPARATOR.join(row_messages)
-    return ScoredRows(prices=prices, errors=errors)
+        cells[row] = MESSAGE_SEPARATOR.join(row_messages)
+    return cells
 
 
 def score_frame(*, input_data: pd.DataFrame) -> pd.DataFrame:
-    """Add a ``prediction`` and an ``error`` column to a table of houses.
+    """Add a ``prediction``, an ``error`` and a ``warning`` column to a table of houses.
 
     Parameters
     ----------
@@ -104,12 +119,13 @@ def score_frame(*, input_data: pd.DataFrame) -> pd.DataFrame:
     DataFrame
         Every input column and the input index, unchanged and in order, then
         ``prediction`` (float64, the sale price in dollars, NaN where the row has errors)
-        and ``error`` (string: the row's messages joined with ``"; "``, NA when scored).
+        ``error`` (string: the row's messages joined with ``"; "``, NA when scored) and
+        ``warning`` (string: the row's warnings joined the same way, NA when it has none).
 
     Raises
     ------
     ValueError
-        If ``input_data`` already has a ``prediction`` or ``error`` column.
+        If ``input_data`` already has a ``prediction``, ``error`` or ``warning`` column.
 
     Examples
     --------
@@ -117,8 +133,8 @@ def score_frame(*, input_data: pd.DataFrame) -> pd.DataFrame:
     >>> from regression_model.processing.data_manager import load_dataset
     >>> houses = load_dataset(file_name=get_config().app.test_data_file).head(3)
     >>> scored = score_frame(input_data=houses)
-    >>> list(scored.columns[-2:]), len(scored)
-    (['prediction', 'error'], 3)
+    >>> list(scored.columns[-3:]), len(scored)
+    (['prediction', 'error', 'warning'], 3)
     >>> bool(scored["error"].isna().all())
     True
     """
@@ -127,7 +143,7 @@ def score_frame(*, input_data: pd.DataFrame) -> pd.DataFrame:
 
 
 def attach_scores(*, input_data: pd.DataFrame, scores: ScoredRows) -> pd.DataFrame:
-    """``input_data`` with ``scores`` as its ``prediction`` and ``error`` columns.
+    """``input_data`` with ``scores`` as its ``prediction``, ``error`` and ``warning`` columns.
 
     Parameters
     ----------
@@ -145,7 +161,8 @@ def attach_scores(*, input_data: pd.DataFrame, scores: ScoredRows) -> pd.DataFra
     return input_data.assign(
         **{
             PREDICTION_COLUMN: pd.Series(scores.prices, index=input_data.index),
-            ERROR_COLUMN: pd.Series(scores.errors, index=input_data.index, dtype=ERROR_DTYPE),
+            ERROR_COLUMN: pd.Series(scores.errors, index=input_data.index, dtype=MESSAGE_DTYPE),
+            WARNING_COLUMN: pd.Series(scores.warnings, index=input_data.index, dtype=MESSAGE_DTYPE),
         }
     )
 
@@ -169,15 +186,16 @@ def predict_dask(*, input_data: dd.DataFrame) -> dd.DataFrame:
     Returns
     -------
     dask.dataframe.DataFrame
-        The input's columns, index and partitions, plus ``prediction`` (float64) and
-        ``error`` (string) as in ``score_frame``. Nothing runs until it is computed.
+        The input's columns, index and partitions, plus ``prediction`` (float64),
+        ``error`` and ``warning`` (strings) as in ``score_frame``. Nothing runs until it is
+        computed.
 
     Raises
     ------
     ImportError
         If Dask is not installed (``pip install 'tid-regression-model[dask]'``).
     ValueError
-        If ``input_data`` already has a ``prediction`` or ``error`` column.
+        If ``input_data`` already has a ``prediction``, ``error`` or ``warning`` column.
 
     Examples
     --------
@@ -198,7 +216,8 @@ def predict_dask(*, input_data: dd.DataFrame) -> dd.DataFrame:
     meta = make_meta(input_data).assign(  # type: ignore[no-untyped-call]
         **{
             PREDICTION_COLUMN: pd.Series(dtype="float64"),
-            ERROR_COLUMN: pd.Series(dtype=ERROR_DTYPE),
+            ERROR_COLUMN: pd.Series(dtype=MESSAGE_DTYPE),
+            WARNING_COLUMN: pd.Series(dtype=MESSAGE_DTYPE),
         }
     )
     scored: dd.DataFrame = input_data.map_partitions(  # type: ignore[no-untyped-call]

@@ -24,9 +24,15 @@ from regression_model.config.core import ModelSettings, SingleEstimator
 from regression_model.processing.features import (
     Mapper,
     PresenceFlags,
+    RangeCapper,
     TemporalVariableTransformer,
     WeightedSums,
 )
+from regression_model.processing.price_band import PriceBandRegressor
+
+# The steps whose fitted state is the model's domain (see processing/domain.py).
+INPUT_CAPPER = "cap_inputs_to_training_range"
+PRICE_BAND = "hold_price_to_training_band"
 
 
 def build_estimator(settings: ModelSettings, name: SingleEstimator) -> RegressorMixin:
@@ -59,7 +65,12 @@ def build_pipeline(settings: ModelSettings) -> Pipeline:
     prices in dollars: the regressor learns log(price) and its predictions are
     exponentiated, so callers never see the log scale.
     """
+    margin = settings.domain.range_margin
     steps = [
+        (
+            INPUT_CAPPER,
+            RangeCapper(variables=settings.inputs.numeric_columns, margin=margin),
+        ),
         (
             "impute_none_labels",
             CategoricalImputer(
@@ -127,11 +138,17 @@ def build_pipeline(settings: ModelSettings) -> Pipeline:
                 variables=list(settings.categorical_vars),
             ),
         ),
+        # Engineered features (products, sums, logs) can leave the training range even
+        # when every input is inside it: cap what the regressor sees, too.
+        ("cap_features_to_training_range", RangeCapper(margin=margin)),
         ("scale", RobustScaler()),
         (
-            "regress_log_price",
-            TransformedTargetRegressor(
-                regressor=build_regressor(settings), func=np.log, inverse_func=np.exp
+            PRICE_BAND,
+            PriceBandRegressor(
+                regressor=TransformedTargetRegressor(
+                    regressor=build_regressor(settings), func=np.log, inverse_func=np.exp
+                ),
+                margin=settings.domain.price_margin,
             ),
         ),
     ]

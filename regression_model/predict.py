@@ -3,36 +3,63 @@
 from __future__ import annotations
 
 import functools
+import threading
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 from sklearn.pipeline import Pipeline
 
 from regression_model import __version__
-from regression_model.config.core import get_config
-from regression_model.processing.data_manager import load_pipeline
+from regression_model.config.core import TRAINED_MODEL_DIR, get_config
+from regression_model.processing.data_manager import artifact_name, load_metadata, load_pipeline
+from regression_model.processing.domain import TrainingDomain, ValueRange
 from regression_model.processing.scoring import PipelineScorer, compile_pipeline
 from regression_model.processing.validation import to_frame, validate_records
-from regression_model.results import ErrorKind, PredictionResult, RowError
+from regression_model.results import ErrorKind, PredictionResult, RowError, RowWarning, WarningKind
+
+FloatArray = npt.NDArray[np.float64]
+BoolArray = npt.NDArray[np.bool_]
 
 InputData = pd.DataFrame | Mapping[str, object] | Sequence[Mapping[str, object]]
 
 
-@functools.cache
-def _trained_pipeline() -> Pipeline:
-    """The trained pipeline, loaded from disk once, on the first prediction."""
-    return load_pipeline(pipeline_name=get_config().app.pipeline_name)
+@dataclass(frozen=True)
+class _TrainedModel:
+    """The trained pipeline, its compiled form for scoring, and the domain it was trained on."""
+
+    pipeline: Pipeline
+    scorer: PipelineScorer
+    domain: TrainingDomain
 
 
-@functools.cache
-def _trained_scorer() -> PipelineScorer:
-    """The trained pipeline compiled for scoring, once, on the first prediction.
+_LOADING = threading.Lock()
 
-    It predicts what the pipeline predicts (tests/test_scoring.py holds it to a relative
-    1e-9) without the pipeline's per-step DataFrame copies; see processing/scoring.py.
+
+def _trained_model() -> _TrainedModel:
+    """The trained model, loaded and compiled once, on the first prediction.
+
+    The lock makes threads that ask at once wait for the one load, instead of each loading
+    and compiling its own copy.
     """
-    return compile_pipeline(_trained_pipeline())
+    with _LOADING:
+        return _load_trained_model()
+
+
+@functools.cache
+def _load_trained_model() -> _TrainedModel:
+    pipeline_name = get_config().app.pipeline_name
+    pipeline = load_pipeline(pipeline_name=pipeline_name)
+    metadata = load_metadata(
+        model_path=TRAINED_MODEL_DIR / artifact_name(pipeline_name=pipeline_name)
+    )
+    # The scorer predicts what the pipeline predicts (tests/test_scoring.py holds it to a
+    # relative 1e-9) without the pipeline's per-step DataFrame copies.
+    return _TrainedModel(
+        pipeline=pipeline, scorer=compile_pipeline(pipeline), domain=metadata.domain
+    )
 
 
 def make_prediction(*, input_data: InputData) -> PredictionResult:
@@ -48,12 +75,16 @@ def make_prediction(*, input_data: InputData) -> PredictionResult:
     Returns
     -------
     PredictionResult
-        One prediction or error set per input row, in input order.
+        One prediction or error set per input row, in input order, and the warnings of
+        the rows that lie outside what the model saw in training.
 
     Raises
     ------
     TypeError
         If ``input_data`` is not a table of records.
+    ValueError
+        If ``input_data`` repeats one of the model's columns, or its columns cannot be lined
+        up into rows.
     ModelNotFoundError
         If no model has been trained for this package version.
 
@@ -64,22 +95,48 @@ def make_prediction(*, input_data: InputData) -> PredictionResult:
     208500.3
     """
     records = to_frame(input_data)
-    validated = validate_records(records=records, schema=get_config().model.inputs)
+    model = _trained_model()
+    validated = validate_records(
+        records=records, schema=get_config().model.inputs, domain=model.domain
+    )
     prices = np.full(len(records), np.nan)
-    errors = validated.errors
+    errors, warnings = validated.errors, validated.warnings
     if validated.is_valid.any():
         is_valid = validated.is_valid
-        prices[is_valid] = _trained_scorer().predict(
-            validated.frame, rows=is_valid, labels=validated.labels
-        )
-        errors = errors + _unusable_predictions(prices, is_valid)
+        prices[is_valid] = model.scorer.predict(validated.frame, rows=is_valid)
+        failed = _unusable_predictions(prices, is_valid)
+        if failed:  # sorted by row, as validation's errors are: the sort is stable
+            errors = sorted(errors + failed, key=lambda error: error.row)
+        at_edge = _prices_at_band_edge(prices, model.domain.price)
+        if at_edge:
+            warnings = sorted(warnings + at_edge, key=lambda warning: warning.row)
     predictions: list[float | None] = prices.tolist()
     for row in np.flatnonzero(~np.isfinite(prices)).tolist():
         predictions[row] = None
-    return PredictionResult(predictions=predictions, errors=errors, version=__version__)
+    return PredictionResult(
+        predictions=predictions, errors=errors, warnings=warnings, version=__version__
+    )
 
 
-def _unusable_predictions(prices: np.ndarray, is_valid: np.ndarray) -> list[RowError]:
+def _prices_at_band_edge(prices: FloatArray, band: ValueRange) -> list[RowWarning]:
+    """Warnings for prices the band held: the model would have gone beyond training prices."""
+    edges = (
+        ("lowest", band.minimum, prices <= band.minimum),
+        ("highest", band.maximum, prices >= band.maximum),
+    )
+    return [
+        RowWarning(
+            row=row,
+            column=None,
+            kind=WarningKind.PRICE_AT_BAND_EDGE,
+            message=f"the price is held at the {edge} training price, ${limit:,.0f}",
+        )
+        for edge, limit, is_at_edge in edges
+        for row in np.flatnonzero(is_at_edge).tolist()
+    ]
+
+
+def _unusable_predictions(prices: FloatArray, is_valid: BoolArray) -> list[RowError]:
     """Errors for valid rows whose price came out non-finite or not positive.
 
     Validation should make this impossible; it is here so a pipeline bug surfaces as an

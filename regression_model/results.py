@@ -32,6 +32,8 @@ class WarningKind(str, Enum):
     OUTSIDE_TRAINING_RANGE = "outside_training_range"
     CONTRADICTION = "contradiction"
     LABEL_NORMALISED = "label_normalised"
+    UNSEEN_LABEL = "unseen_label"
+    PRICE_AT_BAND_EDGE = "price_at_band_edge"
 
 
 class RowError(BaseModel):

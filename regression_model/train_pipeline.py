@@ -27,6 +27,7 @@ from regression_model.config.core import (
 )
 from regression_model.pipeline import build_pipeline
 from regression_model.processing.data_manager import load_dataset, load_metadata, save_pipeline
+from regression_model.processing.domain import learn_domain
 from regression_model.processing.validation import validate_records
 from regression_model.report import write_report
 
@@ -176,6 +177,7 @@ def run_training(
         pipeline_name=config.app.pipeline_name,
         training_data=dataset_dir / config.app.training_data_file,
         metrics=metrics,
+        domain=learn_domain(pipeline=final_model, features=X, schema=settings.inputs),
         model_dir=model_dir,
     )
     write_report(

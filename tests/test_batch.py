@@ -13,12 +13,14 @@ import pytest
 
 from regression_model.batch import (
     ERROR_COLUMN,
+    OUTPUT_COLUMNS,
     PREDICTION_COLUMN,
+    WARNING_COLUMN,
     predict_dask,
     score_frame,
 )
 from regression_model.predict import make_prediction
-from regression_model.results import PredictionResult
+from regression_model.results import PredictionResult, RowError, RowWarning
 
 # Rows and partitions of the dataset the cluster scores: enough rows that partitions
 # interleave across both workers, few enough to stay well under a minute on two cores.
@@ -35,34 +37,38 @@ def _error_cells(errors: pd.Series) -> list[str | None]:
     return [None if pd.isna(cell) else str(cell) for cell in errors]
 
 
-def _joined_errors(result: PredictionResult, n_rows: int) -> list[str | None]:
-    """The error cell make_prediction's errors should give each row."""
+def _joined(found: list[RowError] | list[RowWarning], n_rows: int) -> list[str | None]:
+    """The cell make_prediction's errors (or warnings) should give each row."""
     messages: list[list[str]] = [[] for _ in range(n_rows)]
-    for error in result.errors:
-        messages[error.row].append(error.message)
+    for item in found:
+        messages[item.row].append(item.message)
     return ["; ".join(row) if row else None for row in messages]
 
 
 def test_score_frame_keeps_every_input_column_index_and_row_and_adds_outputs(
     raw_records: pd.DataFrame,
 ) -> None:
-    # Given records under a shuffled, non-default index, one row with two bad values
+    # Given records under a shuffled, non-default index, one row with two bad values and one
+    # with two values outside the training range
     records = raw_records.set_index(pd.Index(np.arange(len(raw_records))[::-1] * 10))
     records.loc[records.index[3], ["GrLivArea", "OverallQual"]] = [-5, 0]
+    records.loc[records.index[5], ["GrLivArea", "1stFlrSF"]] = [9000, 9000]
 
     # When the frame is scored
     scored = score_frame(input_data=records)
 
-    # Then the input comes back unchanged, then the two new columns
-    assert list(scored.columns) == [*records.columns, PREDICTION_COLUMN, ERROR_COLUMN]
+    # Then the input comes back unchanged, then the three new columns
+    assert list(scored.columns) == [*records.columns, *OUTPUT_COLUMNS]
     pd.testing.assert_frame_equal(scored[records.columns], records)
     # ... and each row's price and error are make_prediction's for that row
     expected = make_prediction(input_data=records)
     np.testing.assert_allclose(scored[PREDICTION_COLUMN].to_numpy(), _prices(expected), rtol=1e-9)
-    assert _error_cells(scored[ERROR_COLUMN]) == _joined_errors(expected, len(records))
+    assert _error_cells(scored[ERROR_COLUMN]) == _joined(expected.errors, len(records))
+    assert _error_cells(scored[WARNING_COLUMN]) == _joined(expected.warnings, len(records))
     assert scored[ERROR_COLUMN].iloc[3].count("; ") == 1
+    assert scored[WARNING_COLUMN].iloc[5].count("; ") == 1
     assert scored[PREDICTION_COLUMN].dtype == np.float64
-    assert scored[ERROR_COLUMN].dtype == pd.StringDtype()
+    assert scored[ERROR_COLUMN].dtype == scored[WARNING_COLUMN].dtype == pd.StringDtype()
 
 
 def test_score_frame_does_not_change_its_input(raw_records: pd.DataFrame) -> None:
@@ -76,7 +82,7 @@ def test_score_frame_does_not_change_its_input(raw_records: pd.DataFrame) -> Non
     pd.testing.assert_frame_equal(raw_records, before)
 
 
-@pytest.mark.parametrize("column", [PREDICTION_COLUMN, ERROR_COLUMN])
+@pytest.mark.parametrize("column", OUTPUT_COLUMNS)
 def test_score_frame_refuses_input_that_has_an_output_column(
     raw_records: pd.DataFrame, column: str
 ) -> None:
@@ -97,7 +103,7 @@ def test_score_frame_of_no_rows_has_the_output_columns(raw_records: pd.DataFrame
 
     # Then it is empty, with the output columns and dtypes
     assert len(scored) == 0
-    assert list(scored.columns) == [*empty.columns, PREDICTION_COLUMN, ERROR_COLUMN]
+    assert list(scored.columns) == [*empty.columns, *OUTPUT_COLUMNS]
     assert scored[PREDICTION_COLUMN].dtype == np.float64
 
 
@@ -156,7 +162,7 @@ def test_predict_dask_output_writes_to_parquet(raw_records: pd.DataFrame, tmp_pa
     written = pd.read_parquet(tmp_path / "scored")
     expected = make_prediction(input_data=records)
     np.testing.assert_allclose(written[PREDICTION_COLUMN].to_numpy(), _prices(expected))
-    assert _error_cells(written[ERROR_COLUMN]) == _joined_errors(expected, len(records))
+    assert _error_cells(written[ERROR_COLUMN]) == _joined(expected.errors, len(records))
 
 
 def _cluster_dataset(test_records: pd.DataFrame, directory: Path) -> pd.DataFrame:
@@ -184,7 +190,7 @@ def test_predict_dask_on_a_two_worker_cluster_matches_make_prediction_row_for_ro
 ) -> None:
     dd = pytest.importorskip("dask.dataframe")
     distributed = pytest.importorskip("distributed")
-    from regression_model.predict import _trained_pipeline
+    from regression_model.predict import _load_trained_model
 
     # Given a Parquet dataset of 200,000+ rows in 8 partitions, some rows bad
     data = _cluster_dataset(test_records, tmp_path / "houses")
@@ -202,13 +208,13 @@ def test_predict_dask_on_a_two_worker_cluster_matches_make_prediction_row_for_ro
         # Score the reference in memory while the workers run: the three share two cores.
         expected = make_prediction(input_data=data)
         scored = future.result()
-        pipeline_loads: dict[str, Any] = client.run(_trained_pipeline.cache_info)
+        pipeline_loads: dict[str, Any] = client.run(_load_trained_model.cache_info)
 
     # Then every row is there, in order, with make_prediction's price and errors
     assert len(scored) == len(data)
     np.testing.assert_array_equal(scored["Id"].to_numpy(), data["Id"].to_numpy())
     np.testing.assert_allclose(scored[PREDICTION_COLUMN].to_numpy(), _prices(expected), rtol=1e-9)
-    assert _error_cells(scored[ERROR_COLUMN]) == _joined_errors(expected, len(data))
+    assert _error_cells(scored[ERROR_COLUMN]) == _joined(expected.errors, len(data))
     assert scored[ERROR_COLUMN].notna().sum() > 300
     # ... and both workers scored, each loading the model once
     assert [info.misses for info in pipeline_loads.values()] == [1, 1]

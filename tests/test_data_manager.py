@@ -28,6 +28,7 @@ from regression_model.processing.data_manager import (
     load_pipeline,
     save_pipeline,
 )
+from regression_model.processing.domain import TrainingDomain
 from regression_model.processing.validation import validate_records
 
 PIPELINE_NAME = "test_pipeline_v"
@@ -61,13 +62,16 @@ def model_dir(tmp_path: Path) -> Path:
 
 
 @pytest.fixture()
-def saved_model(fitted_pipeline: Pipeline, training_csv: Path, model_dir: Path) -> Path:
+def saved_model(
+    fitted_pipeline: Pipeline, fitted_domain: TrainingDomain, training_csv: Path, model_dir: Path
+) -> Path:
     """The fitted test pipeline, saved with its metadata into an empty model directory."""
     return save_pipeline(
         pipeline=fitted_pipeline,
         pipeline_name=PIPELINE_NAME,
         training_data=training_csv,
         metrics=METRICS,
+        domain=fitted_domain,
         model_dir=model_dir,
     )
 
@@ -134,7 +138,7 @@ def test_metadata_records_versions_hashes_and_metrics(
 
 
 def test_saving_removes_older_pipelines_and_their_metadata_only(
-    fitted_pipeline: Pipeline, training_csv: Path, model_dir: Path
+    fitted_pipeline: Pipeline, fitted_domain: TrainingDomain, training_csv: Path, model_dir: Path
 ) -> None:
     # Given pipelines of older versions with their metadata, and another pipeline's files
     model_dir.mkdir()
@@ -150,6 +154,7 @@ def test_saving_removes_older_pipelines_and_their_metadata_only(
         pipeline_name=PIPELINE_NAME,
         training_data=training_csv,
         metrics=METRICS,
+        domain=fitted_domain,
         model_dir=model_dir,
     )
 

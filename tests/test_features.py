@@ -19,6 +19,7 @@ from regression_model.processing import features
 from regression_model.processing.features import (
     Mapper,
     PresenceFlags,
+    RangeCapper,
     TemporalVariableTransformer,
     WeightedSums,
 )
@@ -36,6 +37,7 @@ ALL_TRANSFORMERS: tuple[BaseEstimator, ...] = (
     Mapper(variables=("ExterQual", "KitchenQual"), mappings=QUALITY),
     WeightedSums(sums={"TotalBath": {"FullBath": 1.0, "HalfBath": 0.5}}),
     PresenceFlags(flags={"HasGarage": "GarageArea"}),
+    RangeCapper(variables=("GrLivArea", "FullBath"), margin=0.1),
 )
 
 # Array input is wrapped into columns x0..xn, so scikit-learn's checks (which feed arrays)
@@ -45,6 +47,7 @@ SKLEARN_CHECKED: tuple[BaseEstimator, ...] = (
     Mapper(variables=("x0",), mappings=QUALITY),
     WeightedSums(sums={"twice_x0": {"x0": 2.0}}),
     PresenceFlags(flags={"has_x0": "x0"}),
+    RangeCapper(),
 )
 
 # A few houses, indexed from 10 so that a transformer that drops the index is caught.
@@ -145,8 +148,10 @@ def test_transformer_leaves_its_input_unchanged_and_keeps_the_index(
     # Given a frame and a copy of it
     houses = HOUSES.copy()
 
-    # When the transformer fits and transforms it
-    transformed = clone(transformer).fit_transform(houses)
+    # When the transformer fits and transforms it (fitted on fewer rows, so that a capper
+    # has something to cap)
+    clone(transformer).fit_transform(houses)
+    transformed = clone(transformer).fit(houses.head(2)).transform(houses)
 
     # Then the input is untouched and the output has its index and columns
     pd.testing.assert_frame_equal(houses, HOUSES)
@@ -450,3 +455,28 @@ def test_new_column_transformers_reject_bad_parameters_at_fit(
 ) -> None:
     with pytest.raises(ValueError, match=message):
         clone(transformer).fit(HOUSES)
+
+
+@pytest.mark.parametrize(
+    ("margin", "expected"),
+    [(0.0, [900.0, 900.0, 2100.0, 2100.0, np.nan]), (0.5, [300.0, 800.0, 2500.0, 2700.0, np.nan])],
+    ids=["training-range", "widened-by-half-the-width"],
+)
+def test_range_capper_holds_values_to_the_training_range(
+    margin: float, expected: list[float]
+) -> None:
+    # Given a capper fitted on living areas from 900 to 2100 sq ft (a width of 1200)
+    capper = RangeCapper(variables=("GrLivArea",), margin=margin).fit(HOUSES)
+
+    # When it transforms values below, inside, above and far above that range, and a gap
+    X = pd.DataFrame({"GrLivArea": [0.0, 800.0, 2500.0, 250000.0, np.nan]})
+    X = X.assign(**{col: 0.0 for col in HOUSES.columns if col != "GrLivArea"})[HOUSES.columns]
+
+    # Then each is held to the (widened) range, and a missing value stays missing
+    assert capper.transform(X)["GrLivArea"].tolist() == pytest.approx(expected, nan_ok=True)
+    assert capper.lower_["GrLivArea"] == 900.0 - 1200.0 * margin
+
+
+def test_range_capper_refuses_a_negative_margin() -> None:
+    with pytest.raises(ValueError, match="margin must be zero or positive"):
+        RangeCapper(margin=-0.1).fit(HOUSES[["GrLivArea"]])

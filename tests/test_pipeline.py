@@ -15,15 +15,13 @@ from regression_model.config.core import Config
 from regression_model.pipeline import build_pipeline
 from regression_model.processing.validation import validate_records
 
-# Sale prices the model may plausibly return for Ames houses, in dollars.
-PRICE_FLOOR, PRICE_CEILING = 10_000.0, 2_000_000.0
 
-
-def _assert_prices(predictions: npt.ArrayLike) -> None:
+def _assert_prices(predictions: npt.ArrayLike, band: tuple[float, float]) -> None:
     prices = np.asarray(predictions, dtype=float)
     assert prices.ndim == 1 and prices.size > 0
     assert np.isfinite(prices).all(), "NaN or infinite predictions"
-    assert (prices > PRICE_FLOOR).all() and (prices < PRICE_CEILING).all(), prices.min()
+    lowest, highest = band
+    assert (prices >= lowest).all() and (prices <= highest).all(), (prices.min(), prices.max())
 
 
 @pytest.fixture(scope="module")
@@ -63,7 +61,10 @@ def test_fitting_one_built_pipeline_leaves_another_unfitted(
 
 
 def test_pipeline_predicts_a_plausible_price_for_every_valid_test_row(
-    fitted_pipeline: Pipeline, valid_test_houses: pd.DataFrame, test_records: pd.DataFrame
+    fitted_pipeline: Pipeline,
+    valid_test_houses: pd.DataFrame,
+    test_records: pd.DataFrame,
+    training_price_band: tuple[float, float],
 ) -> None:
     # Given every row of test.csv that validation accepts (nearly all of them)
     assert len(valid_test_houses) >= 0.99 * len(test_records)
@@ -73,7 +74,7 @@ def test_pipeline_predicts_a_plausible_price_for_every_valid_test_row(
 
     # Then every row gets a finite, positive price in dollars
     assert len(predictions) == len(valid_test_houses)
-    _assert_prices(predictions)
+    _assert_prices(predictions, training_price_band)
 
 
 def test_pipeline_predicts_rows_missing_values_never_missing_in_training(
@@ -81,6 +82,7 @@ def test_pipeline_predicts_rows_missing_values_never_missing_in_training(
     valid_test_houses: pd.DataFrame,
     train_records: pd.DataFrame,
     config: Config,
+    training_price_band: tuple[float, float],
 ) -> None:
     """Check the columns that are empty only in test.csv (15 of them) are imputed, not NaN."""
     # Given valid test rows with a value missing in a column always filled in train.csv
@@ -95,11 +97,14 @@ def test_pipeline_predicts_rows_missing_values_never_missing_in_training(
     predictions = fitted_pipeline.predict(rows_with_gaps)
 
     # Then each gets a plausible price
-    _assert_prices(predictions)
+    _assert_prices(predictions, training_price_band)
 
 
 def test_pipeline_predicts_unseen_dwelling_class_150(
-    fitted_pipeline: Pipeline, valid_test_houses: pd.DataFrame, train_records: pd.DataFrame
+    fitted_pipeline: Pipeline,
+    valid_test_houses: pd.DataFrame,
+    train_records: pd.DataFrame,
+    training_price_band: tuple[float, float],
 ) -> None:
     # Given the test row whose MSSubClass, 150, never occurs in train.csv
     assert 150 not in set(train_records["MSSubClass"])
@@ -108,11 +113,14 @@ def test_pipeline_predicts_unseen_dwelling_class_150(
 
     # When the fitted pipeline predicts it
     # Then it gets a plausible price
-    _assert_prices(fitted_pipeline.predict(row))
+    _assert_prices(fitted_pipeline.predict(row), training_price_band)
 
 
 def test_pipeline_predicts_rows_whose_every_label_is_unseen(
-    fitted_pipeline: Pipeline, valid_test_houses: pd.DataFrame, config: Config
+    fitted_pipeline: Pipeline,
+    valid_test_houses: pd.DataFrame,
+    config: Config,
+    training_price_band: tuple[float, float],
 ) -> None:
     # Given valid rows whose every text column holds a label never seen in training
     houses = valid_test_houses.head(5).copy()
@@ -123,11 +131,14 @@ def test_pipeline_predicts_rows_whose_every_label_is_unseen(
     predictions = fitted_pipeline.predict(houses)
 
     # Then it neither fails nor returns NaN: unseen labels are treated as rare
-    _assert_prices(predictions)
+    _assert_prices(predictions, training_price_band)
 
 
 def test_pipeline_predicts_rows_with_only_required_values(
-    fitted_pipeline: Pipeline, test_records: pd.DataFrame, config: Config
+    fitted_pipeline: Pipeline,
+    test_records: pd.DataFrame,
+    config: Config,
+    training_price_band: tuple[float, float],
 ) -> None:
     """Check that every optional column may be empty: the pipeline imputes each of them."""
     # Given records that hold the required columns and nothing else
@@ -141,7 +152,7 @@ def test_pipeline_predicts_rows_with_only_required_values(
     predictions = fitted_pipeline.predict(validated.frame)
 
     # Then each gets a plausible price
-    _assert_prices(predictions)
+    _assert_prices(predictions, training_price_band)
 
 
 def test_pipeline_models_log_price_and_returns_dollars(

@@ -10,6 +10,7 @@ import pytest
 from regression_model import report
 from regression_model.config.core import Config
 from regression_model.processing.data_manager import ModelMetadata
+from regression_model.processing.domain import TrainingDomain, ValueRange
 
 METRICS = {
     "cv_folds": 5.0,
@@ -32,6 +33,11 @@ def metadata() -> ModelMetadata:
         training_data_sha256="cd" * 32,
         metrics=METRICS,
         versions={"python": "3.11.7", "scikit-learn": "1.9.1"},
+        domain=TrainingDomain(
+            numeric={"GrLivArea": ValueRange(minimum=334, maximum=4476)},
+            labels={"Street": ("Grvl", "Pave")},
+            price=ValueRange(minimum=34900, maximum=755000),
+        ),
     )
 
 

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from regression_model.config.core import Config, InputSchema
+from regression_model.config.core import Config, InputSchema, load_config
 from regression_model.processing.validation import to_frame, validate_records
 from regression_model.results import ErrorKind
 
@@ -32,9 +34,13 @@ class TestToFrame:
             {"LotArea": [1, 2], "Street": ["Pave", "Grvl"]},
             {"LotArea": (1, 2), "Street": ("Pave", "Grvl")},
             {"LotArea": np.array([1, 2]), "Street": np.array(["Pave", "Grvl"], dtype=object)},
-            {"LotArea": pd.Series([1, 2], index=[7, 9]), "Street": pd.Series(["Pave", "Grvl"])},
+            {"LotArea": pd.Series([1, 2], index=[7, 9]), "Street": ["Pave", "Grvl"]},
+            {
+                "LotArea": pd.Series([1, 2], index=["b", "a"]),
+                "Street": pd.Series(["Pave", "Grvl"], index=["b", "a"]),
+            },
         ],
-        ids=["lists", "tuples", "arrays", "series-with-other-index"],
+        ids=["lists", "tuples", "arrays", "series-and-list", "series-with-same-index"],
     )
     def test_dict_of_columns_becomes_rows_in_order(self, columns: dict[str, object]) -> None:
         frame = to_frame(columns)
@@ -46,10 +52,53 @@ class TestToFrame:
         frame = to_frame(pd.DataFrame({"LotArea": [1, 2]}, index=["b", "a"]))
         assert list(frame.index) == [0, 1]
 
-    def test_repeated_column_names_raise(self) -> None:
+    def test_repeated_model_column_raises(self, schema: InputSchema) -> None:
         frame = pd.DataFrame([[1, 2]], columns=["LotArea", "LotArea"])
         with pytest.raises(ValueError, match="repeated column names: \\['LotArea'\\]"):
-            to_frame(frame)
+            validate_records(records=to_frame(frame), schema=schema)
+
+    def test_repeated_extra_column_is_ignored(
+        self, raw_records: pd.DataFrame, schema: InputSchema
+    ) -> None:
+        """Non-regression test for #10: extra columns are ignored, repeated or not."""
+        # Given a batch with the extra column "Id" twice
+        records = pd.concat([raw_records, raw_records[["Id"]]], axis=1)
+
+        # When it is validated
+        validated = validate_records(records=to_frame(records), schema=schema)
+
+        # Then it validates exactly as without the repeat
+        expected = validate_records(records=raw_records, schema=schema)
+        pd.testing.assert_frame_equal(validated.frame, expected.frame)
+        assert validated.errors == expected.errors
+
+    def test_series_with_different_index_labels_raise(self) -> None:
+        """Non-regression test for #10: Series are never combined by position."""
+        columns = {"LotArea": pd.Series([1, 2], index=[7, 9]), "Street": pd.Series(["a", "b"])}
+        with pytest.raises(ValueError, match="different index labels"):
+            to_frame(columns)
+
+    def test_series_in_different_orders_are_aligned_by_index(self) -> None:
+        """Non-regression test for #10: a dict of Series mixed houses by position."""
+        # Given two columns of the same two houses, in different orders
+        columns = {
+            "LotArea": pd.Series([100, 200], index=["a", "b"]),
+            "Street": pd.Series(["Grvl", "Pave"], index=["b", "a"]),
+        }
+
+        # When they become a frame
+        frame = to_frame(columns)
+
+        # Then each house keeps its own values, in the first Series' order
+        assert frame.to_dict(orient="records") == [
+            {"LotArea": 100, "Street": "Pave"},
+            {"LotArea": 200, "Street": "Grvl"},
+        ]
+
+    def test_zero_dimensional_arrays_are_scalars(self) -> None:
+        """Non-regression test for #10: a dict of 0-d arrays raised TypeError."""
+        frame = to_frame({"LotArea": np.array(8450), "Street": np.array("Pave")})
+        assert frame.to_dict(orient="records") == [{"LotArea": 8450, "Street": "Pave"}]
 
     def test_sequence_of_non_records_raises_type_error(self) -> None:
         with pytest.raises(TypeError, match="one mapping"):
@@ -163,3 +212,175 @@ def test_any_negative_area_is_an_out_of_range_error_for_its_row(
         (row, column, ErrorKind.OUT_OF_RANGE)
     ]
     assert validated.is_valid.sum() == 9
+
+
+def _boundary_cases() -> list[Any]:
+    """For every numeric rule group: its bounds, one step past each, and a half past a whole
+    number where the group takes whole numbers; each as a number and as text."""
+    cases = []
+    for group, rule in load_config().model.inputs.numeric.items():
+        column = rule.columns[0]
+        step = 1.0 if rule.whole_numbers else 0.5
+        values: list[tuple[float, ErrorKind | None]] = [
+            (rule.minimum, None),
+            (rule.maximum, None),
+            (rule.minimum - step, ErrorKind.OUT_OF_RANGE),
+            (rule.maximum + step, ErrorKind.OUT_OF_RANGE),
+        ]
+        if rule.whole_numbers:
+            values.append((rule.minimum + 0.5, ErrorKind.NOT_WHOLE_NUMBER))
+        for value, expected in values:
+            for shown, raw in (("number", value), ("text", f" {value} ")):
+                cases.append(pytest.param(column, raw, expected, id=f"{group}-{value}-{shown}"))
+    return cases
+
+
+@pytest.mark.parametrize(("column", "value", "expected"), _boundary_cases())
+def test_every_numeric_rule_holds_at_its_bound_and_breaks_one_step_past(
+    raw_records: pd.DataFrame,
+    schema: InputSchema,
+    column: str,
+    value: Any,
+    expected: ErrorKind | None,
+) -> None:
+    # Given one house with the value, as a number or as text, in its column
+    records = raw_records.head(1).astype({column: object})
+    records.loc[0, column] = value
+
+    # When it is validated
+    validated = validate_records(records=records, schema=schema)
+
+    # Then the value passes at the bound and breaks exactly the rule one step past it
+    assert [error.kind for error in validated.errors] == ([] if expected is None else [expected])
+
+
+@pytest.mark.parametrize(
+    ("value", "kind", "message"),
+    [
+        (True, ErrorKind.WRONG_TYPE, "GrLivArea has a value of the wrong type: True"),
+        (1 + 2j, ErrorKind.WRONG_TYPE, "GrLivArea has a value of the wrong type: (1+2j)"),
+        (
+            pd.Timestamp("2020-01-01"),
+            ErrorKind.WRONG_TYPE,
+            "GrLivArea has a value of the wrong type: Timestamp('2020-01-01 00:00:00')",
+        ),
+        ("big", ErrorKind.NOT_A_NUMBER, "GrLivArea must be a number, got 'big'"),
+        ("nan", ErrorKind.NOT_A_NUMBER, "GrLivArea must be a number, got 'nan'"),
+        ("inf", ErrorKind.NOT_FINITE, "GrLivArea must be a finite number, got 'inf'"),
+        (None, ErrorKind.MISSING_VALUE, "GrLivArea must have a value"),
+        ("  ", ErrorKind.MISSING_VALUE, "GrLivArea must have a value"),
+        (
+            10**400,
+            ErrorKind.OUT_OF_RANGE,
+            "GrLivArea must be between 0 and 250000, got 1000000000000000000000000000000000000000"
+            "… (401 characters)",
+        ),
+        (
+            "9" * 10**6,
+            ErrorKind.OUT_OF_RANGE,
+            "GrLivArea must be between 0 and 250000, got '999999999999999999999999999999999999999"
+            "… (1,000,002 characters)",
+        ),
+    ],
+    ids=[
+        "bool",
+        "complex",
+        "datetime",
+        "text",
+        "nan-text",
+        "inf-text",
+        "none",
+        "blank",
+        "int-beyond-float",
+        "megabyte-text",
+    ],
+)
+def test_unreadable_number_is_one_error_with_a_short_message(
+    schema: InputSchema, test_records: pd.DataFrame, value: object, kind: ErrorKind, message: str
+) -> None:
+    """Non-regression test for #10: each of these raised, was scored, or got two errors."""
+    # Given a house whose living area is the value
+    record = {**test_records.iloc[0].to_dict(), "GrLivArea": value}
+
+    # When it is validated
+    validated = validate_records(records=to_frame(record), schema=schema)
+
+    # Then it gets exactly one error, whose message is short
+    assert [(e.kind, e.message) for e in validated.errors] == [(kind, message)]
+
+
+def _as_dtype(series: pd.Series, dtype: Any) -> pd.Series:
+    if dtype == "sparse":
+        return series.astype(pd.SparseDtype("float64", np.nan))
+    return series.astype(dtype)
+
+
+@pytest.mark.parametrize(
+    ("column", "dtype"),
+    [
+        ("GrLivArea", "sparse"),
+        ("GrLivArea", "Int64"),
+        ("GrLivArea", "Float64"),
+        ("LotArea", "int64[pyarrow]"),
+        ("LotFrontage", "double[pyarrow]"),
+        ("MSZoning", "category"),
+        ("MSSubClass", "category"),
+        ("MSZoning", "string[pyarrow]"),
+        ("MSZoning", "large_string[pyarrow]"),
+        ("GrLivArea", "category"),
+    ],
+)
+def test_any_dtype_of_valid_values_validates_as_plain_values(
+    raw_records: pd.DataFrame, schema: InputSchema, column: str, dtype: str
+) -> None:
+    """Non-regression test for #10: categorical and sparse columns raised."""
+    # Given the same houses with one column in another dtype
+    records = raw_records.copy()
+    records[column] = _as_dtype(records[column], dtype)
+
+    # When both are validated
+    validated = validate_records(records=records, schema=schema)
+
+    # Then the model's input frame is the same
+    expected = validate_records(records=raw_records, schema=schema)
+    pd.testing.assert_frame_equal(validated.frame, expected.frame)
+    assert validated.errors == expected.errors
+
+
+@pytest.mark.parametrize(
+    ("values", "dtype"),
+    [([1 + 0j, 2 + 0j], "complex128"), (["2010-01-01", None], "datetime64[ns]")],
+    ids=["complex", "datetime"],
+)
+def test_column_of_a_wrong_dtype_is_one_error_per_present_cell(
+    raw_records: pd.DataFrame, schema: InputSchema, values: list[Any], dtype: Any
+) -> None:
+    # Given two houses whose sale year is of a dtype that holds no plain numbers
+    records = raw_records.head(2).copy()
+    records["YrSold"] = pd.Series(values).astype(dtype)
+
+    # When they are validated
+    validated = validate_records(records=records, schema=schema)
+
+    # Then each present cell is one wrong-type error, and a missing one must have a value
+    kinds = [(error.row, error.kind) for error in validated.errors]
+    assert kinds[0] == (0, ErrorKind.WRONG_TYPE)
+    assert kinds[1] == (1, ErrorKind.WRONG_TYPE if values[1] else ErrorKind.MISSING_VALUE)
+    assert len(kinds) == 2
+
+
+@pytest.mark.parametrize("n_rows", [2, 40], ids=["few-rows", "many-rows"])
+def test_a_bool_is_the_wrong_type_even_beside_the_number_it_equals(
+    test_records: pd.DataFrame, schema: InputSchema, n_rows: int
+) -> None:
+    """Check that False and 0 (equal in Python) are told apart in one column."""
+    # Given houses whose porch area alternates between False and 0
+    records = test_records.head(n_rows).astype({"OpenPorchSF": object}).reset_index(drop=True)
+    records["OpenPorchSF"] = [False, 0] * (n_rows // 2)
+
+    # When they are validated
+    validated = validate_records(records=records, schema=schema)
+
+    # Then every False is a wrong-type error and every 0 is valid
+    assert validated.is_valid.tolist() == [False, True] * (n_rows // 2)
+    assert {error.kind for error in validated.errors} == {ErrorKind.WRONG_TYPE}

@@ -12,12 +12,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from regression_model.config.core import Config, InputSchema
-from regression_model.processing.scoring import SMALL_COLUMN
-from regression_model.processing.validation import to_frame, validate_records
+from regression_model.processing.validation import SMALL_COLUMN, to_frame, validate_records
 from regression_model.results import PredictionResult
 
 
@@ -39,8 +38,8 @@ scalars = st.one_of(
 @given(record=st.dictionaries(st.sampled_from(["LotArea", "Street", "a", "b", "c"]), scalars))
 def test_one_record_frame_equals_pandas_own(record: dict[str, Any]) -> None:
     """Check the block-built one-record frame against ``pd.DataFrame([record])``."""
-    if any(isinstance(value, list) for value in record.values()):
-        return  # a list is a column, not a record value: to_frame rejects the mix
+    # A list is a column, not a record value: to_frame rejects the mix
+    assume(not any(isinstance(value, list) for value in record.values()))
     pd.testing.assert_frame_equal(to_frame(record), pd.DataFrame([record]))
 
 
@@ -99,10 +98,6 @@ def test_few_rows_and_many_rows_validate_alike(
     assert [(e.row, e.column, e.kind, e.message) for e in short.errors] == [
         (e.row, e.column, e.kind, e.message) for e in long.errors if e.row < n
     ]
-    for name in ("Street", "MSSubClass"):
-        assert short.labels[name].to_objects().tolist() == pytest.approx(
-            short.frame[name].tolist(), nan_ok=True
-        )
 
 
 def test_frame_from_blocks_equals_concatenation(
@@ -118,7 +113,9 @@ def test_frame_from_blocks_equals_concatenation(
 def test_result_counts_a_nan_price_as_a_price() -> None:
     """Check the numpy row check: NaN is a (bad) price, None is no price."""
     error = {"row": 0, "column": None, "kind": "missing_value", "message": "x"}
-    assert PredictionResult(predictions=[None, float("nan")], errors=[error], version="1")
+    result = PredictionResult(predictions=[None, float("nan")], errors=[error], version="1")
+    nan_price = result.predictions[1]
+    assert result.predictions[0] is None and nan_price is not None and np.isnan(nan_price)
     with pytest.raises(ValueError, match=r"not both or neither: \[0, 1\]"):
         PredictionResult(
             predictions=[None, float("nan")], errors=[{**error, "row": 1}], version="1"

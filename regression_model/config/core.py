@@ -51,6 +51,7 @@ SCHEMA = Map(
                     {
                         "numeric": MapPattern(Str(), _NUMERIC_RULE),
                         "categorical": Seq(Str()),
+                        "consistency": Seq(Map({"column": Str(), "at_least": Str()})),
                         "required": Seq(Str()),
                     }
                 ),
@@ -71,6 +72,7 @@ SCHEMA = Map(
                 "training_outliers": Map(
                     {"variable": Str(), "above": Float(), "target_below": Float()}
                 ),
+                "domain": Map({"range_margin": Float(), "price_margin": Float()}),
                 "test_size": Float(),
                 "cv_folds": Int(),
                 "random_state": Int(),
@@ -148,11 +150,19 @@ class NumericRule(_Frozen):
         return self
 
 
+class ConsistencyRule(_Frozen):
+    """Two numeric fields that must agree: ``column`` is at least ``at_least``."""
+
+    column: str
+    at_least: str
+
+
 class InputSchema(_Frozen):
-    """The raw columns the model reads, their kinds and which ones must be present."""
+    """The raw columns the model reads, their kinds and which ones must have a value."""
 
     numeric: dict[str, NumericRule]
     categorical: tuple[str, ...]
+    consistency: tuple[ConsistencyRule, ...]
     required: tuple[str, ...]
 
     @property
@@ -170,6 +180,8 @@ class InputSchema(_Frozen):
         if duplicated:
             raise ValueError(f"columns declared more than once: {duplicated}")
         _check_subset("required", self.required, self.features)
+        for rule in self.consistency:
+            _check_subset("consistency", (rule.column, rule.at_least), self.numeric_columns)
         return self
 
 
@@ -186,6 +198,13 @@ class OutlierRule(_Frozen):
     variable: str
     above: float
     target_below: float = Field(gt=0)
+
+
+class DomainSettings(_Frozen):
+    """How far beyond the training data the model's inputs and prices may go."""
+
+    range_margin: float = Field(ge=0)
+    price_margin: float = Field(ge=0, lt=1)
 
 
 class LassoSettings(_Frozen):
@@ -240,6 +259,7 @@ class ModelSettings(_Frozen):
     categorical_vars: tuple[str, ...]
     rare_label_tolerance: float = Field(gt=0, lt=1)
     training_outliers: OutlierRule
+    domain: DomainSettings
     test_size: float = Field(gt=0, lt=1)
     cv_folds: int = Field(ge=2)
     random_state: int = Field(ge=0)

@@ -20,6 +20,7 @@ from sklearn.pipeline import Pipeline
 
 from regression_model import __version__
 from regression_model.config.core import DATASET_DIR, TRAINED_MODEL_DIR
+from regression_model.processing.domain import TrainingDomain
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +45,7 @@ class ModelMetadata(BaseModel):
     training_data_sha256: str
     metrics: dict[str, float]
     versions: dict[str, str]
+    domain: TrainingDomain
 
 
 def load_dataset(*, file_name: str, dataset_dir: Path = DATASET_DIR) -> pd.DataFrame:
@@ -86,6 +88,7 @@ def save_pipeline(
     pipeline_name: str,
     training_data: Path,
     metrics: dict[str, float],
+    domain: TrainingDomain,
     model_dir: Path = TRAINED_MODEL_DIR,
 ) -> Path:
     """Persist a fitted pipeline with its metadata, replacing any older pipeline.
@@ -113,6 +116,7 @@ def save_pipeline(
         training_data_sha256=file_sha256(training_data),
         metrics=metrics,
         versions=library_versions(),
+        domain=domain,
     )
     metadata_path(model_path).write_text(metadata.model_dump_json(indent=2) + "\n")
     logger.info("saved pipeline to %s", model_path)

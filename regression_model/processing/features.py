@@ -289,3 +289,77 @@ class PresenceFlags(_NewColumnsTransformer):
             values = frame[column].astype("float64")
             frame[name] = (values > 0).astype("float64").where(values.notna())
         return frame
+
+
+def clip_to_range(values: Any, lower: Any, upper: Any) -> Any:
+    """``values`` held between ``lower`` and ``upper``; NaN stays NaN.
+
+    The one implementation of capping: ``RangeCapper.transform`` and its compiled form in
+    ``processing/scoring.py`` both call it.
+    """
+    return np.clip(values, lower, upper)
+
+
+class RangeCapper(_DataFrameTransformer):
+    """Hold numeric columns to the range seen in ``fit``, widened by a margin.
+
+    A linear model extrapolates without limit: an area a hundred times the largest one seen
+    in training would get a price a hundred times too confident. Capping each column at the
+    training range keeps every prediction inside what the model has evidence for.
+
+    Parameters
+    ----------
+    variables : tuple of str, default=None
+        Columns to cap; ``None`` caps every column.
+    margin : float, default=0.0
+        Fraction of each column's training range (maximum minus minimum) added below the
+        minimum and above the maximum.
+
+    Attributes
+    ----------
+    variables_ : list of str
+        The columns capped.
+    lower_ : dict of str to float
+        The lowest value each column may take.
+    upper_ : dict of str to float
+        The highest value each column may take.
+    n_features_in_ : int
+        Number of columns seen in ``fit``.
+    feature_names_in_ : ndarray of str
+        Column names seen in ``fit``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> capper = RangeCapper().fit(pd.DataFrame({"GrLivArea": [800, 3000]}))
+    >>> capper.transform(pd.DataFrame({"GrLivArea": [250000, 500]}))["GrLivArea"].tolist()
+    [3000, 800]
+    """
+
+    def __init__(self, variables: Sequence[str] | None = None, margin: float = 0.0) -> None:
+        self.variables = variables
+        self.margin = margin
+
+    def fit(self, X: Any, y: Any = None) -> RangeCapper:
+        frame = self._fit_frame(X)
+        if not self.margin >= 0:
+            raise ValueError(f"margin must be zero or positive, got {self.margin!r}.")
+        variables = list(frame.columns if self.variables is None else self.variables)
+        _check_columns_present(frame, variables)
+        values = frame[variables].to_numpy(dtype=np.float64)
+        if np.isnan(values).all(axis=0).any():
+            raise ValueError("Every column to cap needs at least one value to learn a range.")
+        lowest, highest = np.nanmin(values, axis=0), np.nanmax(values, axis=0)
+        widening = self.margin * (highest - lowest)
+        self.variables_ = variables
+        self.lower_ = dict(zip(variables, (lowest - widening).tolist()))
+        self.upper_ = dict(zip(variables, (highest + widening).tolist()))
+        return self
+
+    def transform(self, X: Any) -> pd.DataFrame:
+        frame = self._transform_frame(X)
+        for variable in self.variables_:
+            frame[variable] = clip_to_range(
+                frame[variable], self.lower_[variable], self.upper_[variable]
+            )
+        return frame

@@ -1,7 +1,10 @@
-"""Turn raw records into the model's input frame, with an error for each bad cell.
+"""Turn raw records into the model's input frame, with an error for each bad cell and a
+warning for each doubtful one.
 
-This is the only code that renames, casts or rejects input columns. Checks run column-wise
-over the whole batch, so one bad row costs no more than its own errors, and a good row in
+This is the only code that renames, casts or rejects input columns. Each kind of rule has one
+implementation, whatever the column's dtype: a column is first read as plain values (numbers,
+or labels), then the rules run over all columns at once. Values are read once per distinct
+value, not once per row, so one bad row costs no more than its own errors, and a good row in
 the same batch is never held back.
 """
 
@@ -9,26 +12,35 @@ from __future__ import annotations
 
 import functools
 import math
+import numbers
+import sys
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from regression_model.config.core import InputSchema, NumericRule
-from regression_model.processing.scoring import SMALL_COLUMN, Labels, column_arrays
-from regression_model.results import ErrorKind, RowError, RowWarning
+from regression_model.config.core import InputSchema
+from regression_model.processing.domain import TrainingDomain
+from regression_model.results import ErrorKind, RowError, RowWarning, WarningKind
 
 BoolArray = npt.NDArray[np.bool_]
 FloatArray = npt.NDArray[np.float64]
 ObjectArray = npt.NDArray[np.object_]
 
+# A value echoed in a message is cut to this many characters: a megabyte pasted into a
+# number field should not come back whole in every error.
+SHOWN_VALUE_LENGTH = 40
 
-# (column, rows that break a rule, the rule broken, the raw values, the numeric rule)
-_Found = tuple[str, BoolArray, ErrorKind, Any, "NumericRule | None"]
-_MISSING = ErrorKind.MISSING_VALUE
+# Columns up to this length are read value by value in Python: for a web request's one house,
+# a dict is several times cheaper than pandas.factorize's fixed cost, and gives the same codes.
+SMALL_COLUMN = 16
+
+# (column, kind, the rows it applies to)
+_Problem = tuple[str, ErrorKind, BoolArray]
+_MISSING_COLUMN_MARK = object()
 
 
 @dataclass(frozen=True)
@@ -43,21 +55,35 @@ class ValidatedRecords:
         Bad cells hold NaN.
     errors : list of RowError
         Every problem found, ordered by row, then by the schema's column order.
-    warnings : list of RowWarning
-        Every reason to doubt a row that is still scored, ordered as ``errors``.
     is_valid : ndarray of bool
         ``True`` for rows with no error: the rows the pipeline may score.
-    labels : dict of str to Labels
-        The text columns that validation factorized, as integer codes (-1 where the frame
-        holds NaN) into their labels: scoring reads these instead of factorizing the
-        frame's columns again. Columns checked value by value are absent.
+    warnings : list of RowWarning
+        For valid rows only: every reason to doubt the row's price, ordered as ``errors``.
     """
 
     frame: pd.DataFrame
     errors: list[RowError]
     is_valid: BoolArray
-    warnings: list[RowWarning] = field(default_factory=list)
-    labels: Mapping[str, Labels] = field(default_factory=dict, compare=False, repr=False)
+    warnings: list[RowWarning]
+
+
+def column_arrays(frame: pd.DataFrame) -> list[Any]:
+    """The frame's columns as arrays, in order, without building a Series for each.
+
+    ``frame[name]`` builds a Series per column, which for a one-row frame of 80 columns costs
+    more than all the checks. pandas' ``DataFrame._iter_column_arrays`` reads the blocks
+    directly; it is private (PRIVATE_ATTRIBUTES in processing/scoring.py lists it with the
+    test that fails first if it changes), so the public route stays for a pandas without it.
+
+    Returns
+    -------
+    list of ndarray or ExtensionArray
+        One array per column, sharing memory with the frame: read it, never write to it.
+    """
+    iterate = getattr(frame, "_iter_column_arrays", None)
+    if callable(iterate):
+        return list(iterate())
+    return [frame.iloc[:, position].array for position in range(frame.shape[1])]
 
 
 def to_frame(input_data: object) -> pd.DataFrame:
@@ -66,32 +92,38 @@ def to_frame(input_data: object) -> pd.DataFrame:
     Parameters
     ----------
     input_data : DataFrame, mapping or sequence of mappings
-        A DataFrame, a list of record dicts, a single record dict, or a dict of column lists.
+        A DataFrame, a list of record dicts, a single record dict (0-d numpy arrays count as
+        scalars), or a dict of columns (lists, arrays or Series; Series are aligned on the
+        index of the first one).
 
     Raises
     ------
     TypeError
         If ``input_data`` is not one of the supported table shapes.
     ValueError
-        If a dict mixes scalar values and column lists, or column names repeat.
+        If a dict mixes scalar values and columns, its columns differ in length, or its
+        Series hold different index labels.
     """
     if isinstance(input_data, pd.DataFrame):
-        frame = input_data.reset_index(drop=True)
-    elif isinstance(input_data, Mapping):
-        return _mapping_to_frame(input_data)  # a mapping's keys cannot repeat
-    elif isinstance(input_data, Sequence) and not isinstance(input_data, (str, bytes)):
+        return input_data.reset_index(drop=True)
+    if isinstance(input_data, Mapping):
+        return _mapping_to_frame(input_data)
+    if isinstance(input_data, Sequence) and not isinstance(input_data, (str, bytes)):
         if not all(isinstance(record, Mapping) for record in input_data):
             raise TypeError("input_data as a sequence must hold one mapping (record) per row.")
-        frame = pd.DataFrame.from_records(list(input_data))
-    else:
-        raise TypeError(
-            "input_data must be a pandas DataFrame, a record dict, a dict of column lists or a "
-            f"list of record dicts, not {type(input_data).__name__}."
-        )
-    if frame.columns.has_duplicates:
-        duplicated = sorted({str(col) for col in frame.columns[frame.columns.duplicated()]})
-        raise ValueError(f"input_data has repeated column names: {duplicated}")
-    return frame
+        return pd.DataFrame.from_records([_scalars(record) for record in input_data])
+    raise TypeError(
+        "input_data must be a pandas DataFrame, a record dict, a dict of column lists or a "
+        f"list of record dicts, not {type(input_data).__name__}."
+    )
+
+
+def _scalar(value: object) -> object:
+    return value.item() if isinstance(value, np.ndarray) and value.ndim == 0 else value
+
+
+def _scalars(record: Mapping[Any, Any]) -> dict[Any, Any]:
+    return {key: _scalar(value) for key, value in record.items()}
 
 
 def _is_column_values(value: object) -> bool:
@@ -103,20 +135,47 @@ def _is_column_values(value: object) -> bool:
 
 
 def _mapping_to_frame(data: Mapping[Any, Any]) -> pd.DataFrame:
-    are_columns = [_is_column_values(value) for value in data.values()]
-    if all(are_columns) and data:
-        lengths = {len(values) for values in data.values()}
+    record = _scalars(data)
+    are_columns = [_is_column_values(value) for value in record.values()]
+    if all(are_columns) and record:
+        lengths = {len(values) for values in record.values()}
         if len(lengths) > 1:
             raise ValueError(f"column lists in input_data differ in length: {sorted(lengths)}")
-        return pd.DataFrame({key: list(values) for key, values in data.items()})
+        return pd.DataFrame(_aligned_columns(record))
     if any(are_columns):
         raise ValueError(
             "input_data mixes scalar values and lists: pass one record (all scalars) or a "
             "dict of column lists (all lists)."
         )
-    record = dict(data)
     frame = _simple_record_to_frame(record)
     return pd.DataFrame([record]) if frame is None else frame
+
+
+def _aligned_columns(columns: dict[Any, Any]) -> dict[Any, Any]:
+    """Columns by position, with every Series put in the order of the first Series' index.
+
+    ``pd.DataFrame`` of Series aligns them by index too; here the row order is the first
+    Series' and a Series whose index holds other labels is refused, since guessing which
+    rows belong together would mix houses.
+    """
+    series = [values for values in columns.values() if isinstance(values, pd.Series)]
+    if not series:
+        return {key: list(values) for key, values in columns.items()}
+    index = series[0].index
+    aligned: dict[Any, Any] = {}
+    for key, values in columns.items():
+        if not isinstance(values, pd.Series):
+            aligned[key] = list(values)
+        elif values.index.equals(index):
+            aligned[key] = values.array
+        elif index.is_unique and values.index.is_unique and set(values.index) == set(index):
+            aligned[key] = values.reindex(index).array
+        else:
+            raise ValueError(
+                f"the Series in input_data hold different index labels ({key!r} differs from "
+                "the first Series): give them the same index, or pass lists."
+            )
+    return aligned
 
 
 _INT64 = np.iinfo(np.int64)
@@ -132,11 +191,11 @@ def _simple_record_to_frame(record: dict[Any, Any]) -> pd.DataFrame | None:
     """``pd.DataFrame([record])`` for a record of floats, ints and strings, built by block.
 
     pandas infers each column of a one-record frame on its own and builds an array per
-    column, about 1.3 ms for a house on the benchmark machine, as much as the rest of a
-    prediction. Here floats become one float64 block, ints one int64 block, and strings one
-    array of pandas' text dtype, sliced per column; the frame is the same (the tests
-    compare them). Any other record, or a pandas without the text dtype or
-    ``create_dataframe_from_blocks``, returns None: the caller builds the frame as usual.
+    column, as much time as the rest of a prediction. Here floats become one float64 block,
+    ints one int64 block, and strings one array of pandas' text dtype, sliced per column;
+    the frame is the same (the tests compare them). Any other record, or a pandas without
+    the text dtype or ``create_dataframe_from_blocks``, returns None: the caller builds the
+    frame as usual.
     """
     create = getattr(getattr(pd.api, "internals", None), "create_dataframe_from_blocks", None)
     text_dtype = _text_dtype()
@@ -166,7 +225,9 @@ def _simple_record_to_frame(record: dict[Any, Any]) -> pd.DataFrame | None:
     return frame
 
 
-def validate_records(*, records: pd.DataFrame, schema: InputSchema) -> ValidatedRecords:
+def validate_records(
+    *, records: pd.DataFrame, schema: InputSchema, domain: TrainingDomain | None = None
+) -> ValidatedRecords:
     """Check every feature column of ``records`` against the input schema.
 
     Parameters
@@ -174,72 +235,68 @@ def validate_records(*, records: pd.DataFrame, schema: InputSchema) -> Validated
     records : DataFrame
         Raw input, one row per record; extra columns are ignored.
     schema : InputSchema
-        The columns the model needs and the values they may hold.
+        The columns the model needs, the values they may hold and the rules between them.
+    domain : TrainingDomain, default=None
+        What the model saw in training. With it, labels are matched to the known ones
+        whatever their case, and rows outside the domain get warnings; training, which
+        learns the domain, validates without it.
 
     Returns
     -------
     ValidatedRecords
-        The model's input frame, the errors and which rows are valid.
+        The model's input frame, the errors, which rows are valid, and the warnings.
+
+    Raises
+    ------
+    ValueError
+        If one of the model's columns appears more than once in ``records``.
     """
+    _check_model_columns_are_unique(records.columns, schema)
     n_rows = len(records)
-    # Every check below is positional, on arrays; only the rare mixed-type column goes
-    # through a Series (see _raw_series).
     raw_arrays = dict(zip(records.columns.tolist(), column_arrays(records)))
     required = set(schema.required)
-    found: list[_Found] = []
+    problems: list[_Problem] = []
 
     numeric_names = schema.numeric_columns
     # Fortran order: each column is contiguous, and the block becomes the frame's float
     # block without a copy.
     numbers = np.empty((n_rows, len(numeric_names)), dtype=np.float64, order="F")
-    rules = [rule for rule in schema.numeric.values() for _ in rule.columns]
-    is_checked_here = np.zeros(len(numeric_names), dtype=bool)
-    for position, (name, rule) in enumerate(zip(numeric_names, rules)):
-        raw = raw_arrays.get(name)
-        if raw is None:
+    for position, name in enumerate(numeric_names):
+        raw = raw_arrays.get(name, _MISSING_COLUMN_MARK)
+        if raw is _MISSING_COLUMN_MARK:
             numbers[:, position] = np.nan
-            found.append(_missing_column(name, n_rows))
-        elif isinstance(raw, np.ndarray) and raw.dtype.kind in "iuf":
-            numbers[:, position] = raw
-            is_checked_here[position] = True
-        else:
-            series = _raw_series(records, name)
-            values, problems = _check_numeric(series, rule, is_required=name in required)
-            numbers[:, position] = values.to_numpy()
-            found.extend((name, mask, kind, raw, rule) for kind, mask in problems)
-    found.extend(
-        _check_number_block(numbers, is_checked_here, numeric_names, rules, raw_arrays, required)
-    )
+            problems.append((name, ErrorKind.MISSING_COLUMN, np.ones(n_rows, dtype=bool)))
+            continue
+        numbers[:, position], found = read_numbers(raw)
+        problems.extend((name, kind, mask) for kind, mask in found if _counts(kind, name, required))
+    problems.extend(check_number_rules(numbers, schema))
 
     text = np.empty((n_rows, len(schema.categorical)), dtype=object, order="F")
-    labels: dict[str, Labels] = {}
+    label_warnings: list[tuple[str, BoolArray, WarningKind, str]] = []
     for position, name in enumerate(schema.categorical):
-        raw = raw_arrays.get(name)
-        if raw is None:
+        raw = raw_arrays.get(name, _MISSING_COLUMN_MARK)
+        if raw is _MISSING_COLUMN_MARK:
             text[:, position] = np.nan
-            found.append(_missing_column(name, n_rows))
+            problems.append((name, ErrorKind.MISSING_COLUMN, np.ones(n_rows, dtype=bool)))
             continue
-        checked = _check_labels_by_value(raw)
-        if checked is None:
-            series = _raw_series(records, name)
-            slow_labels, problems = _check_labels(series, is_required=name in required)
-            text[:, position] = slow_labels.to_numpy()
-        else:
-            labels[name], objects, problems = checked
-            text[:, position] = objects
-            if name not in required:
-                problems = [(kind, mask) for kind, mask in problems if kind is not _MISSING]
-        found.extend((name, mask, kind, raw, None) for kind, mask in problems)
+        known = None if domain is None else domain.labels.get(name)
+        read = read_labels(raw, name=name, known=known)
+        text[:, position] = read.labels
+        problems.extend(
+            (name, kind, mask) for kind, mask in read.problems if _counts(kind, name, required)
+        )
+        label_warnings.extend((name, mask, kind, message) for mask, kind, message in read.notes)
 
     is_valid = np.ones(n_rows, dtype=bool)
     errors: list[RowError] = []
     numeric_position = {name: i for i, name in enumerate(numeric_names)}
     text_position = {name: i for i, name in enumerate(schema.categorical)}
-    for name, mask, kind, raw, broken_rule in found:
+    for name, kind, mask in problems:
         is_valid &= ~mask
+        raw = raw_arrays.get(name, _MISSING_COLUMN_MARK)
         for row in np.flatnonzero(mask).tolist():
-            value = None if raw is None else raw[row]
-            message = _describe(kind, name, value, broken_rule)
+            value = None if raw is _MISSING_COLUMN_MARK else raw[row]
+            message = describe_error(kind, name, value, schema)
             # Every field is typed by construction here: skip pydantic's per-error checks.
             errors.append(
                 RowError.model_construct(row=row, column=name, kind=kind, message=message)
@@ -248,12 +305,338 @@ def validate_records(*, records: pd.DataFrame, schema: InputSchema) -> Validated
             numbers[mask, numeric_position[name]] = np.nan
         else:
             text[mask, text_position[name]] = np.nan
-            if name in labels:
-                labels[name] = Labels(np.where(mask, -1, labels[name].codes), labels[name].values)
     column_order = {name: i for i, name in enumerate(schema.features)}
-    errors.sort(key=lambda error: (error.row, column_order.get(error.column or "", -1)))
+
+    warnings = [
+        RowWarning.model_construct(row=row, column=name, kind=kind, message=message)
+        for name, mask, kind, message in label_warnings
+        for row in np.flatnonzero(mask & is_valid).tolist()
+    ]
+    warnings.extend(_number_warnings(numbers, is_valid, schema, domain))
+
+    def by_row_then_column(found: RowError | RowWarning) -> tuple[int, int]:
+        return found.row, column_order.get(found.column or "", -1)
+
+    errors.sort(key=by_row_then_column)
+    warnings.sort(key=by_row_then_column)
     frame = _frame_from_blocks(numbers, text, schema.features)
-    return ValidatedRecords(frame=frame, errors=errors, is_valid=is_valid, labels=labels)
+    return ValidatedRecords(frame=frame, errors=errors, is_valid=is_valid, warnings=warnings)
+
+
+def _counts(kind: ErrorKind, name: str, required: set[str]) -> bool:
+    """A missing value is an error only in a column that must have one."""
+    return kind is not ErrorKind.MISSING_VALUE or name in required
+
+
+def _check_model_columns_are_unique(columns: pd.Index, schema: InputSchema) -> None:
+    if not columns.has_duplicates:
+        return
+    features = set(schema.features)
+    repeated = sorted({str(name) for name in columns[columns.duplicated()] if name in features})
+    if repeated:
+        raise ValueError(f"input_data has repeated column names: {repeated}")
+
+
+# Reading values -------------------------------------------------------------------------
+
+
+def _plain_array(raw: Any) -> npt.NDArray[Any]:
+    """A column as a numpy array: numbers as float64 where the dtype is numeric, else objects.
+
+    Extension arrays (categorical, sparse, nullable, Arrow-backed) become the values they
+    hold, with NaN where they are missing; numpy arrays pass through.
+    """
+    if isinstance(raw, np.ndarray) and raw.dtype.kind not in "mM":
+        return raw
+    if isinstance(raw, np.ndarray):  # numpy dates list as integers: read them as dates
+        raw = pd.array(raw)
+    if raw.dtype.kind in "iuf":
+        numeric: FloatArray = raw.to_numpy(dtype=np.float64, na_value=np.nan)
+        return numeric
+    objects: ObjectArray = raw.to_numpy(dtype=object, na_value=np.nan)
+    return objects
+
+
+@dataclass(frozen=True)
+class _Boolean:
+    """A bool, kept apart from the number it equals (``True == 1``): never a valid value."""
+
+    value: bool
+
+
+# What pandas.api.types.infer_dtype says of object columns that cannot mix bools and numbers.
+_UNMIXED = frozenset({"string", "empty", "integer", "floating", "mixed-integer-float", "boolean"})
+
+
+def _bools_apart(values: npt.NDArray[Any]) -> npt.NDArray[Any]:
+    """``values`` with each bool wrapped, where bools may sit among numbers they equal."""
+    if values.dtype != object:
+        return values
+    if len(values) > SMALL_COLUMN and pd.api.types.infer_dtype(values, skipna=True) in _UNMIXED:
+        return values
+    is_bool = np.array([isinstance(value, (bool, np.bool_)) for value in values], dtype=bool)
+    if not is_bool.any():
+        return values
+    apart = values.copy()
+    apart[is_bool] = [_Boolean(bool(value)) for value in values[is_bool]]
+    return apart
+
+
+def _distinct(values: npt.NDArray[Any]) -> tuple[npt.NDArray[np.intp], list[Any]]:
+    """Codes into the distinct values of ``values`` (-1 where missing), and those values."""
+    values = _bools_apart(values)
+    if len(values) > SMALL_COLUMN:
+        try:
+            found, distinct = pd.factorize(values)
+            return found.astype(np.intp, copy=False), [_scalar(value) for value in distinct]
+        except TypeError:  # an unhashable value (a list in a cell): read value by value
+            pass
+    index: dict[Any, int] = {}
+    codes: list[int] = []
+    uniques: list[Any] = []
+    for value in values.tolist():
+        if _is_missing(value):
+            codes.append(-1)
+            continue
+        try:
+            code = index.setdefault(value, len(uniques))
+        except TypeError:  # unhashable: a label of its own
+            code = len(uniques)
+        if code == len(uniques):
+            uniques.append(_scalar(value))
+        codes.append(code)
+    return np.array(codes, dtype=np.intp), uniques
+
+
+def _is_missing(value: object) -> bool:
+    """None, NaN, pd.NA, NaT: what pandas.factorize treats as missing."""
+    if isinstance(value, str):
+        return False
+    if isinstance(value, float):
+        return math.isnan(value)
+    try:
+        return value is None or bool(pd.isna(value))  # type: ignore[call-overload]
+    except (TypeError, ValueError):
+        return False  # a list or array in a cell is a value, not a missing one
+
+
+def _by_code(per_value: Sequence[Any], codes: npt.NDArray[np.intp], missing: Any) -> Any:
+    """Gather a per-distinct-value result for every row; code -1 (missing) gets ``missing``."""
+    table = np.empty(len(per_value) + 1, dtype=object)
+    table[:-1] = list(per_value)
+    table[-1] = missing
+    return table[codes]
+
+
+def read_numbers(raw: Any) -> tuple[FloatArray, list[tuple[ErrorKind, BoolArray]]]:
+    """Read a column as numbers, whatever its dtype.
+
+    Numbers pass as they are; text is stripped and parsed; booleans, complex numbers,
+    dates and other objects are the wrong type; an integer beyond float range (as a number
+    or as digits) is kept as the largest float of its sign, so the range rule reports it.
+    Any dtype, one reading.
+
+    Returns
+    -------
+    values : ndarray of float64
+        NaN where the cell is missing or cannot be read.
+    problems : list of (ErrorKind, mask)
+        ``MISSING_VALUE`` (whether or not the column must have a value), ``WRONG_TYPE``
+        and ``NOT_A_NUMBER``, each with the rows it applies to.
+    """
+    array = _plain_array(raw)
+    kind = array.dtype.kind
+    if kind in "iuf":
+        values = array.astype(np.float64, copy=False)
+        return values, _non_empty([(ErrorKind.MISSING_VALUE, np.isnan(values))])
+    codes, distinct = _distinct(array)
+    read = [_read_number(value) for value in distinct]
+    values = np.array([number for number, _ in read] + [np.nan], dtype=np.float64)[codes]
+    return values, _masks_of([problem for _, problem in read], codes)
+
+
+def _read_number(value: object) -> tuple[float, ErrorKind | None]:
+    if isinstance(value, str):
+        text = value.strip()
+        if not text:
+            return math.nan, ErrorKind.MISSING_VALUE
+        try:
+            number = float(text)
+        except ValueError:
+            return math.nan, ErrorKind.NOT_A_NUMBER
+        if math.isinf(number) and text.lstrip("+-").isdigit():
+            return math.copysign(sys.float_info.max, number), None  # digits beyond floats
+        return (math.nan, ErrorKind.NOT_A_NUMBER) if math.isnan(number) else (number, None)
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        return math.nan, ErrorKind.WRONG_TYPE
+    if isinstance(value, int) and abs(value) > sys.float_info.max:
+        # Beyond float range: the largest float of its sign, so the range rule reports it.
+        return (sys.float_info.max if value > 0 else -sys.float_info.max), None
+    return float(value), None
+
+
+@dataclass(frozen=True)
+class ReadLabels:
+    """A text column read as labels.
+
+    Attributes
+    ----------
+    labels : ndarray of object
+        Each row's label, NaN where missing or unreadable.
+    problems : list of (ErrorKind, mask)
+        ``MISSING_VALUE`` (whether or not the column must have a value) and ``WRONG_TYPE``.
+    notes : list of (mask, WarningKind, message)
+        Labels read as a known label they differ from, and labels never seen in training.
+    """
+
+    labels: ObjectArray
+    problems: list[tuple[ErrorKind, BoolArray]]
+    notes: list[tuple[BoolArray, WarningKind, str]]
+
+
+def read_labels(raw: Any, *, name: str, known: Sequence[str] | None) -> ReadLabels:
+    """Read a column as text labels, whatever its dtype.
+
+    Text is stripped of surrounding whitespace; a whole number (``MSSubClass`` codes) becomes
+    its digits; anything else is the wrong type. Given the ``known`` labels, a label that
+    matches one of them but for case, or a number written with decimals (``"20.0"``), becomes
+    that label, with a note; a label matching none gets a note too.
+    """
+    array = _plain_array(raw)
+    codes, distinct = _distinct(array)
+    read = [_read_label(value) for value in distinct]
+    labels = [label for label, _ in read]
+    notes: list[tuple[BoolArray, WarningKind, str]] = []
+    if known is not None:
+        matcher = _label_matcher(tuple(known))
+        for code, (value, label) in enumerate(zip(distinct, labels)):
+            if label is None:
+                continue
+            match = matcher.get(label) or matcher.get(label.casefold())
+            if match is None:
+                message = f"{name} {_shown(value)} was never seen in training"
+                notes.append((codes == code, WarningKind.UNSEEN_LABEL, message))
+                continue
+            # A number (MSSubClass 20) is its label; text must be spelled as the known label.
+            if match != (value if isinstance(value, str) else label):
+                message = f"{name} {_shown(value)} was read as {match!r}"
+                notes.append((codes == code, WarningKind.LABEL_NORMALISED, message))
+            labels[code] = match
+    problems = _masks_of([problem for _, problem in read], codes)
+    return ReadLabels(labels=_by_code(labels, codes, np.nan), problems=problems, notes=notes)
+
+
+@functools.lru_cache(maxsize=128)
+def _label_matcher(known: tuple[str, ...]) -> dict[str, str]:
+    """Each known label under its own spelling and its case-folded one."""
+    matcher = {label.casefold(): label for label in known}
+    matcher.update({label: label for label in known})
+    return matcher
+
+
+def _read_label(value: object) -> tuple[str | None, ErrorKind | None]:
+    if isinstance(value, str):
+        text = value.strip()
+        if not text:
+            return None, ErrorKind.MISSING_VALUE
+        number, problem = _read_number(text)
+        # "20.0" is the code 20; "1e3" or "inf" stay text, as written.
+        is_code = problem is None and math.isfinite(number) and number % 1 == 0 and "." in text
+        return (str(int(number)) if is_code else text), None
+    number, problem = _read_number(value)
+    if problem is not None or not (math.isfinite(number) and number % 1 == 0):
+        return None, ErrorKind.WRONG_TYPE
+    return str(int(number)), None
+
+
+def _masks_of(
+    verdicts: Sequence[ErrorKind | None], codes: npt.NDArray[np.intp]
+) -> list[tuple[ErrorKind, BoolArray]]:
+    """One row mask per kind of problem, from each distinct value's verdict; code -1 (a
+    missing value) is ``MISSING_VALUE``."""
+    present = set(verdicts)
+    if (codes < 0).any():
+        present.add(ErrorKind.MISSING_VALUE)
+    masks = []
+    for kind in ErrorKind:
+        if kind in present:
+            is_kind = [verdict is kind for verdict in verdicts]
+            masks.append((kind, np.array([*is_kind, kind is ErrorKind.MISSING_VALUE])[codes]))
+    return masks
+
+
+def _non_empty(problems: list[tuple[ErrorKind, BoolArray]]) -> list[tuple[ErrorKind, BoolArray]]:
+    return [(kind, mask) for kind, mask in problems if mask.any()]
+
+
+# Rules ------------------------------------------------------------------------------------
+
+
+def check_number_rules(numbers: FloatArray, schema: InputSchema) -> list[_Problem]:
+    """Every numeric rule of the schema over the block of every numeric column at once.
+
+    ``numbers`` holds the schema's numeric columns in order, as read by ``read_numbers``.
+    A value is finite, inside its group's bounds (inclusive), and whole where the group
+    says so; NaN breaks no rule here.
+    """
+    names = schema.numeric_columns
+    rules = [rule for rule in schema.numeric.values() for _ in rule.columns]
+    minimum = np.array([rule.minimum for rule in rules])
+    maximum = np.array([rule.maximum for rule in rules])
+    is_whole_rule = np.array([rule.whole_numbers for rule in rules])
+    with np.errstate(invalid="ignore"):
+        is_finite = np.isfinite(numbers)
+        masks = [
+            (ErrorKind.NOT_FINITE, np.isinf(numbers)),
+            (ErrorKind.OUT_OF_RANGE, is_finite & ((numbers < minimum) | (numbers > maximum))),
+            (ErrorKind.NOT_WHOLE_NUMBER, is_finite & is_whole_rule & (numbers % 1 != 0)),
+        ]
+    return [
+        (names[position], kind, mask[:, position])
+        for kind, mask in masks
+        for position in np.flatnonzero(mask.any(axis=0)).tolist()
+    ]
+
+
+def _number_warnings(
+    numbers: FloatArray, is_valid: BoolArray, schema: InputSchema, domain: TrainingDomain | None
+) -> list[RowWarning]:
+    """Warnings for valid rows: values outside the training range, fields that disagree."""
+    names = schema.numeric_columns
+    position = {name: i for i, name in enumerate(names)}
+    warnings: list[RowWarning] = []
+    with np.errstate(invalid="ignore"):
+        for rule in schema.consistency:
+            values, bound = numbers[:, position[rule.column]], numbers[:, position[rule.at_least]]
+            for row in np.flatnonzero(is_valid & (values < bound)).tolist():
+                message = (
+                    f"{rule.column} ({values[row]:g}) is below {rule.at_least} ({bound[row]:g})"
+                )
+                warnings.append(_warning(row, rule.column, WarningKind.CONTRADICTION, message))
+        if domain is None:
+            return warnings
+        for name, allowed in domain.numeric.items():
+            values = numbers[:, position[name]]
+            for row in np.flatnonzero(is_valid & (values < allowed.minimum)).tolist():
+                message = (
+                    f"{name} {values[row]:g} is below the training range "
+                    f"(priced as {allowed.minimum:g})"
+                )
+                warnings.append(_warning(row, name, WarningKind.OUTSIDE_TRAINING_RANGE, message))
+            for row in np.flatnonzero(is_valid & (values > allowed.maximum)).tolist():
+                message = (
+                    f"{name} {values[row]:g} is above the training range "
+                    f"(priced as {allowed.maximum:g})"
+                )
+                warnings.append(_warning(row, name, WarningKind.OUTSIDE_TRAINING_RANGE, message))
+    return warnings
+
+
+def _warning(row: int, column: str | None, kind: WarningKind, message: str) -> RowWarning:
+    return RowWarning.model_construct(row=row, column=column, kind=kind, message=message)
+
+
+# The validated frame ----------------------------------------------------------------------
 
 
 @functools.lru_cache(maxsize=8)
@@ -266,9 +649,9 @@ def _frame_from_blocks(
 ) -> pd.DataFrame:
     """The frame of the numeric block, then the text block, without copying either.
 
-    pandas' DataFrame constructor sorts arrays into blocks column by column (about 20 µs a
-    column here); ``pandas.api.internals.create_dataframe_from_blocks`` takes the two blocks
-    as they are. pandas before 3.0 lacks it, and gets the same frame by concatenation.
+    pandas' DataFrame constructor sorts arrays into blocks column by column;
+    ``pandas.api.internals.create_dataframe_from_blocks`` takes the two blocks as they are.
+    pandas before 3.0 lacks it, and gets the same frame by concatenation.
     """
     n_numbers = numbers.shape[1]
     columns = _column_index(names)
@@ -290,288 +673,32 @@ def _frame_from_blocks(
     return frame
 
 
-def _raw_series(records: pd.DataFrame, name: str) -> pd.Series:
-    """One raw column as a Series indexed by row position, for the per-value checks."""
-    return records[name].reset_index(drop=True)
+# Messages ---------------------------------------------------------------------------------
 
 
-def _check_number_block(
-    block: FloatArray,
-    is_checked_here: BoolArray,
-    names: Sequence[str],
-    rules: Sequence[NumericRule],
-    raw_arrays: Mapping[str, Any],
-    required: set[str],
-) -> list[_Found]:
-    """``_check_numeric``'s checks for every numeric-dtype column at once.
-
-    ``block`` holds all numeric columns as float64, ``rules`` the rule of each; only the
-    columns flagged in ``is_checked_here`` are checked (the others went through
-    ``_check_numeric``). Each rule's bounds become a vector, so one comparison covers every
-    column. The kinds are checked in ``_check_numeric``'s order, which is the order a cell's
-    errors are listed in.
-    """
-    if not is_checked_here.any():
-        return []
-    minimum = np.array([rule.minimum for rule in rules])
-    maximum = np.array([rule.maximum for rule in rules])
-    is_infinite = np.isinf(block)
-    all_positions = np.arange(len(names))
-    # (kind, rows x columns mask, the block position of each mask column)
-    masks: list[tuple[ErrorKind, BoolArray, npt.NDArray[np.intp]]] = []
-    with np.errstate(invalid="ignore"):
-        finite = np.where(is_infinite, np.nan, block) if is_infinite.any() else block
-        masks.append((ErrorKind.NOT_FINITE, is_infinite, all_positions))
-        masks.append(
-            (ErrorKind.OUT_OF_RANGE, (finite < minimum) | (finite > maximum), all_positions)
-        )
-        whole = np.flatnonzero([rule.whole_numbers for rule in rules] & is_checked_here)
-        if whole.size:
-            some = finite[:, whole]
-            masks.append((ErrorKind.NOT_WHOLE_NUMBER, np.isfinite(some) & (some % 1 != 0), whole))
-    is_required = np.array([name in required for name in names])
-    if is_required.any():
-        masks.append((ErrorKind.MISSING_VALUE, np.isnan(block) & is_required, all_positions))
-    found: list[_Found] = []
-    for kind, mask, positions in masks:
-        has_problem = mask.any(axis=0) & is_checked_here[positions]
-        for column in np.flatnonzero(has_problem).tolist():
-            position = positions[column]
-            name = names[position]
-            found.append((name, mask[:, column], kind, raw_arrays[name], rules[position]))
-    return found
-
-
-def _check_labels_by_value(
-    raw: Any,
-) -> tuple[Labels, ObjectArray | list[Any], list[tuple[ErrorKind, BoolArray]]] | None:
-    """``_check_labels`` for all-text and numeric columns, one check per distinct value.
-
-    The column is factorized once; blanks, integer codes and wrong types are decided for
-    each distinct value, and the row masks gathered by code. The codes are returned too, so
-    that scoring need not factorize the column again.
-
-    Returns
-    -------
-    (Labels, labels as objects, list of (ErrorKind, mask)) or None
-        The labels as codes (-1 where missing or wrong), as objects (NaN there) and the
-        problems, ``MISSING_VALUE`` included whether or not the column is required; ``None``
-        for a column of another kind (booleans, mixed types), which ``_check_labels`` checks.
-    """
-    is_numeric = isinstance(raw, np.ndarray) and raw.dtype.kind in "iuf"
-    if not is_numeric and not _is_text_column(raw):
-        return None
-    if len(raw) <= SMALL_COLUMN:
-        return _check_short_labels(raw, is_numeric=is_numeric)
-    values: list[Any]
-    if is_numeric:
-        factorized = Labels.from_array(raw.astype(np.float64, copy=False))
-        # Integer codes (MSSubClass) arrive as numbers, or as floats when a value is missing.
-        is_wrong = [not (math.isfinite(value) and value % 1 == 0) for value in factorized.values]
-        is_blank = [False] * len(is_wrong)
-        values = [None if bad else str(int(v)) for v, bad in zip(factorized.values, is_wrong)]
-    else:
-        factorized = Labels.from_array(raw)
-        values = factorized.values
-        is_wrong = [False] * len(values)
-        # Empty or whitespace-only strings, which CSV and form input use for "no value".
-        is_blank = [not value.strip() for value in values]
-    codes = factorized.codes
-    problems: list[tuple[ErrorKind, BoolArray]] = []
-    # Code -1 (missing) picks the trailing False of each per-value flag list.
-    is_missing = codes < 0
-    if any(is_blank):
-        is_missing |= np.array([*is_blank, False])[codes]
-    is_unusable = is_missing
-    if any(is_wrong):
-        is_wrong_type = np.array([*is_wrong, False])[codes]
-        problems.append((ErrorKind.WRONG_TYPE, is_wrong_type))
-        is_unusable = is_missing | is_wrong_type
-    if is_missing.any():
-        problems.append((ErrorKind.MISSING_VALUE, is_missing))
-    if is_unusable.any():
-        codes = np.where(is_unusable, -1, codes)
-    objects = np.empty(len(values) + 1, dtype=object)
-    objects[:-1] = values
-    objects[-1] = np.nan
-    # Code -1 (missing, blank or wrong) picks the trailing NaN.
-    return Labels(codes, list(values)), objects[codes], problems
-
-
-def _check_short_labels(
-    raw: Any, *, is_numeric: bool
-) -> tuple[Labels, list[Any], list[tuple[ErrorKind, BoolArray]]]:
-    """``_check_labels_by_value`` for a few rows, value by value in Python.
-
-    For a handful of rows (a web request's one house) a dozen numpy calls per column cost
-    more than the checks themselves; this gives the same labels, codes and masks.
-    """
-    index: dict[str, int] = {}
-    codes: list[int] = []
-    objects: list[Any] = []
-    wrong: list[bool] = []
-    # Numbers go through float64 first, as in _check_labels: str(int(v)) of the float.
-    values = raw.astype(np.float64).tolist() if is_numeric else _short_values(raw)
-    for value in values:
-        if is_numeric:
-            is_missing = math.isnan(value)
-            is_wrong = not is_missing and not (math.isfinite(value) and value % 1 == 0)
-            label = None if is_missing or is_wrong else str(int(value))
-        else:
-            # Empty or whitespace-only strings, which CSV and form input use for "no value".
-            is_wrong = False
-            label = value if isinstance(value, str) and value.strip() else None
-        wrong.append(is_wrong)
-        if label is None:
-            codes.append(-1)
-            objects.append(np.nan)
-        else:
-            codes.append(index.setdefault(label, len(index)))
-            objects.append(value if not is_numeric else label)
-    problems: list[tuple[ErrorKind, BoolArray]] = []
-    if any(wrong):
-        problems.append((ErrorKind.WRONG_TYPE, np.array(wrong)))
-    if -1 in codes:
-        is_missing_row = [code < 0 and not bad for code, bad in zip(codes, wrong)]
-        if any(is_missing_row):
-            problems.append((ErrorKind.MISSING_VALUE, np.array(is_missing_row)))
-    return Labels(np.array(codes, dtype=np.intp), list(index)), objects, problems
-
-
-def _short_values(raw: Any) -> list[Any]:
-    """A short column's values as Python objects (a missing one may come back as None)."""
-    if isinstance(raw.dtype, pd.StringDtype) and raw.dtype.storage == "pyarrow":
-        # pyarrow converts in one call; iterating pandas' wrapper costs 4 times as much.
-        values: list[Any] = raw.__arrow_array__().to_pylist()
-        return values
-    return list(raw)
-
-
-def _is_text_column(raw: Any) -> bool:
-    """Whether every present value is a ``str`` (pandas' string dtype, or text objects)."""
-    if isinstance(raw, np.ndarray):
-        return raw.dtype == object and pd.api.types.infer_dtype(raw, skipna=True) in (
-            "string",
-            "empty",
-        )
-    return isinstance(raw.dtype, pd.StringDtype)
-
-
-def _missing_column(
-    name: str, n_rows: int
-) -> tuple[str, BoolArray, ErrorKind, pd.Series | None, NumericRule | None]:
-    return name, np.ones(n_rows, dtype=bool), ErrorKind.MISSING_COLUMN, None, None
-
-
-def _is_all_text(raw: pd.Series) -> bool:
-    """Whether every present value is a str, decided without a Python call per value."""
-    if isinstance(raw.dtype, pd.StringDtype):
-        return True
-    return raw.dtype == object and pd.api.types.infer_dtype(raw, skipna=True) in ("string", "empty")
-
-
-def _blank_text(raw: pd.Series) -> BoolArray:
-    """Empty or whitespace-only strings, which CSV and form input use for "no value"."""
-    if _is_all_text(raw):
-        # Strip each distinct label once, not each row: columns hold few distinct labels.
-        labels = pd.unique(raw.dropna())
-        blanks = [label for label in labels if not label.strip()]
-        return np.asarray(raw.isin(blanks), dtype=bool) if blanks else np.zeros(len(raw), bool)
-    if raw.dtype == object:
-        return np.asarray(raw.map(lambda v: isinstance(v, str) and not v.strip()), dtype=bool)
-    return np.zeros(len(raw), dtype=bool)
-
-
-def _check_numeric(
-    raw: pd.Series, rule: NumericRule, *, is_required: bool
-) -> tuple[pd.Series, list[tuple[ErrorKind, BoolArray]]]:
-    problems: list[tuple[ErrorKind, BoolArray]] = []
-    is_missing = np.asarray(raw.isna(), dtype=bool) | _blank_text(raw)
-    if pd.api.types.is_bool_dtype(raw.dtype):
-        problems.append((ErrorKind.WRONG_TYPE, ~is_missing))
-        values = pd.Series(np.nan, index=raw.index, dtype="float64")
-    elif pd.api.types.is_numeric_dtype(raw.dtype):
-        values = raw.astype("float64")
-    else:
-        is_wrong_type = np.asarray(raw.map(_is_wrong_numeric_type), dtype=bool) & ~is_missing
-        problems.append((ErrorKind.WRONG_TYPE, is_wrong_type))
-        coerced = pd.to_numeric(raw.where(~(is_wrong_type | is_missing)), errors="coerce")
-        values = coerced.astype("float64")
-        problems.append(
-            (
-                ErrorKind.NOT_A_NUMBER,
-                np.asarray(values.isna(), dtype=bool) & ~is_missing & ~is_wrong_type,
-            )
-        )
-    array = values.to_numpy()
-    is_infinite = np.isinf(array)
-    finite = np.where(is_infinite, np.nan, array)
-    with np.errstate(invalid="ignore"):
-        problems.append((ErrorKind.NOT_FINITE, is_infinite))
-        problems.append((ErrorKind.OUT_OF_RANGE, (finite < rule.minimum) | (finite > rule.maximum)))
-        if rule.whole_numbers:
-            problems.append((ErrorKind.NOT_WHOLE_NUMBER, np.isfinite(finite) & (finite % 1 != 0)))
-    if is_required:
-        problems.append((ErrorKind.MISSING_VALUE, is_missing))
-    return values, [(kind, mask) for kind, mask in problems if mask.any()]
-
-
-def _is_wrong_numeric_type(value: object) -> bool:
-    return isinstance(value, bool) or not isinstance(value, (str, int, float, np.number))
-
-
-def _check_labels(
-    raw: pd.Series, *, is_required: bool
-) -> tuple[pd.Series, list[tuple[ErrorKind, BoolArray]]]:
-    problems: list[tuple[ErrorKind, BoolArray]] = []
-    is_missing = np.asarray(raw.isna(), dtype=bool) | _blank_text(raw)
-    if pd.api.types.is_bool_dtype(raw.dtype):
-        is_wrong_type = ~is_missing
-        labels = pd.Series(np.nan, index=raw.index, dtype="object")
-    elif pd.api.types.is_numeric_dtype(raw.dtype):
-        # Integer codes (MSSubClass) arrive as numbers, or as floats when a value is missing.
-        array = raw.to_numpy(dtype="float64", na_value=np.nan)
-        is_wrong_type = ~is_missing & ~(np.isfinite(array) & (array % 1 == 0))
-        labels = pd.Series(
-            [None if bad else str(int(v)) for v, bad in zip(array, is_wrong_type | is_missing)],
-            index=raw.index,
-            dtype="object",
-        )
-    elif _is_all_text(raw):
-        is_wrong_type = np.zeros(len(raw), dtype=bool)
-        labels = raw.astype("object")
-    else:
-        is_text = np.asarray(raw.map(type) == str, dtype=bool)
-        is_code = np.asarray(raw.map(_is_integer_code), dtype=bool)
-        is_wrong_type = ~is_missing & ~is_text & ~is_code
-        labels = raw.astype("object").where(is_text & ~is_missing)
-        labels[is_code] = raw[is_code].map(lambda v: str(int(v)))
-    problems.append((ErrorKind.WRONG_TYPE, is_wrong_type))
-    labels = labels.where(~is_missing, np.nan).astype("object")
-    if is_required:
-        problems.append((ErrorKind.MISSING_VALUE, is_missing))
-    return labels, [(kind, mask) for kind, mask in problems if mask.any()]
-
-
-def _is_integer_code(value: object) -> bool:
-    if isinstance(value, bool):
-        return False
-    if isinstance(value, (int, np.integer)):
-        return True
-    return isinstance(value, (float, np.floating)) and bool(np.isfinite(value)) and value % 1 == 0
-
-
-def _describe(kind: ErrorKind, column: str, value: object, rule: NumericRule | None) -> str:
+def _shown(value: object) -> str:
+    """``repr(value)``, cut to a readable length."""
     if isinstance(value, np.generic):
         value = value.item()  # show 2207.0, not np.float64(2207.0)
-    if kind is ErrorKind.OUT_OF_RANGE and rule is not None:
-        return f"{column} must be between {rule.minimum:g} and {rule.maximum:g}, got {value!r}"
+    text = repr(value)
+    if len(text) > SHOWN_VALUE_LENGTH:
+        return f"{text[:SHOWN_VALUE_LENGTH]}… ({len(text):,} characters)"
+    return text
+
+
+def describe_error(kind: ErrorKind, column: str, value: object, schema: InputSchema) -> str:
+    """The message of one error, in the package's words."""
+    if kind is ErrorKind.OUT_OF_RANGE:
+        rule = next(rule for rule in schema.numeric.values() if column in rule.columns)
+        return (
+            f"{column} must be between {rule.minimum:g} and {rule.maximum:g}, got {_shown(value)}"
+        )
     messages = {
         ErrorKind.MISSING_COLUMN: f"required column {column!r} is missing from the input",
-        ErrorKind.MISSING_VALUE: f"{column} is required but has no value",
-        ErrorKind.NOT_A_NUMBER: f"{column} must be a number, got {value!r}",
-        ErrorKind.NOT_FINITE: f"{column} must be a finite number, got {value!r}",
-        ErrorKind.NOT_WHOLE_NUMBER: f"{column} must be a whole number, got {value!r}",
-        ErrorKind.WRONG_TYPE: f"{column} has a value of the wrong type: {value!r}",
+        ErrorKind.MISSING_VALUE: f"{column} must have a value",
+        ErrorKind.NOT_A_NUMBER: f"{column} must be a number, got {_shown(value)}",
+        ErrorKind.NOT_FINITE: f"{column} must be a finite number, got {_shown(value)}",
+        ErrorKind.NOT_WHOLE_NUMBER: f"{column} must be a whole number, got {_shown(value)}",
+        ErrorKind.WRONG_TYPE: f"{column} has a value of the wrong type: {_shown(value)}",
     }
     return messages[kind]
