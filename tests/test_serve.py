@@ -378,9 +378,28 @@ def test_openapi_documents_every_input_column_with_its_range_or_labels(
     assert house["examples"] == [config.serve.example_house]
     body = openapi["paths"]["/v1/predict"]["post"]["requestBody"]["content"]["application/json"]
     assert body["schema"]["anyOf"][0]["maxItems"] == MAX_ROWS
-    assert (
-        "Known labels: Missing, Po, Fa, TA, Gd, Ex."
-        in house["properties"]["KitchenQual"]["description"]
+    # The loaded model's training domain: labels seen, and ranges, in the descriptions.
+    domain = load_metadata(model_path=_model_path(config)).domain
+    for column, labels in domain.labels.items():
+        assert f"Labels seen in training: {', '.join(labels)};" in (
+            house["properties"][column]["description"]
+        )
+    lot_area = domain.numeric["LotArea"]
+    assert f"Training range {lot_area.minimum:g} to {lot_area.maximum:g}" in (
+        house["properties"]["LotArea"]["description"]
+    )
+
+
+def test_openapi_before_the_model_is_loaded_documents_the_schema_alone(app: FastAPI) -> None:
+    # Given a client that does not start the app (no model, so no training domain)
+    client = TestClient(app)
+    # When
+    house = client.get("/openapi.json").json()["components"]["schemas"]["House"]
+    # Then the schema's ranges are there, the training domain is not
+    assert house["properties"]["LotArea"]["description"].startswith("Areas: a number from 0 to")
+    assert "Training range" not in house["properties"]["LotArea"]["description"]
+    assert house["properties"]["Neighborhood"]["description"] == (
+        "A label. Required: null is a row error."
     )
 
 

@@ -134,3 +134,22 @@ def test_a_bad_value_shows_its_error_next_to_its_field(page: WebDriver) -> None:
     message = page.find_element(By.ID, "message-LotArea").text
     assert message == "LotArea must be between 0 and 250000, got -5"
     assert page.find_element(By.ID, "message-GrLivArea").text == ""
+
+
+def test_a_value_outside_training_is_priced_with_its_warning_next_to_its_field(
+    page: WebDriver, config: Config
+) -> None:
+    # Given a lot area inside the schema's range but beyond anything seen in training
+    house = {**config.serve.example_house, "LotArea": 240000}
+    result = make_prediction(input_data=[house])
+    [expected_price] = result.predictions
+    [warning] = result.warnings
+    assert expected_price is not None and warning.column == "LotArea"
+    _set_value(page, "LotArea", "240000")
+    # When
+    shown = _submit_and_read_price(page)
+    # Then the house is priced, and the warning sits under the lot area field
+    assert shown == f"${expected_price:,.0f}"
+    field = page.find_element(By.ID, "field-LotArea")
+    assert "has-warning" in (field.get_attribute("class") or "")
+    assert page.find_element(By.ID, "message-LotArea").text == warning.message

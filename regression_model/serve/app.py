@@ -20,7 +20,6 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi_offline import FastAPIOffline
-from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -130,31 +129,35 @@ async def _server_error(request: Request, error: Exception) -> JSONResponse:
     )
 
 
-def _openapi_with_house(
-    app: FastAPI, *, house: type[BaseModel], max_rows: int
-) -> Callable[[], dict[str, Any]]:
+def _openapi_with_house(app: FastAPI, *, config: Config) -> Callable[[], dict[str, Any]]:
     """An OpenAPI generator that documents ``/v1/predict``'s body with the house model.
 
     The route reads its body itself (a bad house is a row error, not a 422), so FastAPI
-    cannot see the model: it is added to the schema's components here.
+    cannot see the model: it is added to the schema's components here. Once the model is
+    loaded, the house model also lists its training ranges and labels, and the schema is
+    kept; before that it is built afresh on each request.
     """
 
     def openapi() -> dict[str, Any]:
-        if app.openapi_schema is None:
-            schema = get_openapi(
-                title=app.title,
-                version=app.version,
-                description=app.description,
-                routes=app.routes,
-            )
-            components = schema.setdefault("components", {}).setdefault("schemas", {})
-            components[HOUSE_SCHEMA_NAME] = house.model_json_schema(
-                ref_template="#/components/schemas/{model}"
-            )
-            body = predict_request_body(max_rows=max_rows)
-            schema["paths"][PREDICT_PATH]["post"]["requestBody"] = body
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        info: ModelInfo | None = app.state.service.model_info
+        house = house_model(config=config, domain=None if info is None else info.metadata.domain)
+        schema = get_openapi(
+            title=app.title,
+            version=app.version,
+            description=app.description,
+            routes=app.routes,
+        )
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        components[HOUSE_SCHEMA_NAME] = house.model_json_schema(
+            ref_template="#/components/schemas/{model}"
+        )
+        body = predict_request_body(max_rows=config.serve.max_rows_per_request)
+        schema["paths"][PREDICT_PATH]["post"]["requestBody"] = body
+        if info is not None:
             app.openapi_schema = schema
-        return app.openapi_schema
+        return schema
 
     return openapi
 
@@ -188,9 +191,5 @@ def create_app(*, config: Config | None = None) -> FastAPI:
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.add_middleware(RequestIdMiddleware)
     app.add_exception_handler(Exception, _server_error)
-    house = house_model(config=config)
-    max_rows = config.serve.max_rows_per_request
-    app.openapi = _openapi_with_house(  # type: ignore[method-assign]
-        app, house=house, max_rows=max_rows
-    )
+    app.openapi = _openapi_with_house(app, config=config)  # type: ignore[method-assign]
     return app

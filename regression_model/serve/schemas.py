@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, JsonValue, create_model
 
 from regression_model.config.core import Config, InputSchema
 from regression_model.processing.data_manager import ModelMetadata
+from regression_model.processing.domain import TrainingDomain
 
 HOUSE_SCHEMA_NAME = "House"
 
@@ -59,21 +60,20 @@ class ModelInfo(BaseModel):
     )
 
 
-def house_model(*, config: Config) -> type[BaseModel]:
+def house_model(*, config: Config, domain: TrainingDomain | None = None) -> type[BaseModel]:
     """A pydantic model of one house, one optional field per input column of the config.
 
     Numeric columns carry their group's range and whether they are whole numbers;
-    categorical columns are labels. Field names are the raw column names (aliases, since
-    names such as ``1stFlrSF`` are not Python identifiers).
+    categorical columns are labels. With the trained model's ``domain``, each field also
+    says what the model saw in training: the range of a number, the labels of a text.
+    Field names are the raw column names (aliases, since names such as ``1stFlrSF`` are not
+    Python identifiers).
     """
     inputs = config.model.inputs
     example = config.serve.example_house
     required = set(inputs.required)
-    labels = {
-        column: list(ordinal.mapping)
-        for ordinal in config.model.ordinal_mappings.values()
-        for column in ordinal.variables
-    }
+    seen_ranges = {} if domain is None else domain.numeric
+    seen_labels = {} if domain is None else domain.labels
     fields: dict[str, Any] = {}
     for group, rule in inputs.numeric.items():
         kind: type = int if rule.whole_numbers else float
@@ -82,6 +82,12 @@ def house_model(*, config: Config) -> type[BaseModel]:
             description = (
                 f"{group.capitalize()}: {number} from {rule.minimum:g} to {rule.maximum:g}."
             )
+            if column in seen_ranges:
+                seen = seen_ranges[column]
+                description += (
+                    f" Training range {seen.minimum:g} to {seen.maximum:g}: a value beyond it "
+                    "is priced as the nearest end, with a warning."
+                )
             fields[_field_name(len(fields))] = (
                 kind | None,
                 Field(
@@ -94,8 +100,12 @@ def house_model(*, config: Config) -> type[BaseModel]:
                 ),
             )
     for column in inputs.categorical:
-        known = f" Known labels: {', '.join(labels[column])}." if column in labels else ""
-        description = "A label; one never seen in training is grouped with the rare ones." + known
+        description = "A label."
+        if column in seen_labels:
+            description += (
+                f" Labels seen in training: {', '.join(seen_labels[column])}; any other is "
+                "priced as a rare label, with a warning."
+            )
         fields[_field_name(len(fields))] = (
             str | int | None,
             Field(

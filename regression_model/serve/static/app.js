@@ -65,11 +65,22 @@ function buildForm(model) {
     const hint = `${kind}, ${rule.minimum} to ${rule.maximum}`;
     groups.push(groupElement(name[0].toUpperCase() + name.slice(1), hint, fields));
   }
-  const labels = schema.categorical.map((column) =>
-    fieldElement(column, {
+  // The labels the model saw in training, offered as suggestions; others are allowed.
+  const seenLabels = (model.metadata.domain && model.metadata.domain.labels) || {};
+  const labels = schema.categorical.map((column) => {
+    const field = fieldElement(column, {
       isRequired: required.has(column),
       attributes: { type: "text", autocomplete: "off", spellcheck: "false" },
-    }));
+    });
+    if (seenLabels[column]) {
+      const list = document.createElement("datalist");
+      list.id = `labels-${column}`;
+      list.append(...seenLabels[column].map((label) => new Option(label)));
+      field.querySelector("input").setAttribute("list", list.id);
+      field.append(list);
+    }
+    return field;
+  });
   groups.push(groupElement("Labels", "text codes from the data dictionary", labels));
   byId("groups").replaceChildren(...groups);
 }
@@ -117,6 +128,13 @@ function addMessage(item, kind) {
   return true;
 }
 
+// "2 warnings in LotArea, GrLivArea"
+function countIn(items, noun) {
+  const count = items.length === 1 ? `1 ${noun}` : `${items.length} ${noun}s`;
+  const columns = [...new Set(items.map((item) => item.column).filter(Boolean))];
+  return columns.length ? `${count} in ${columns.join(", ")}` : count;
+}
+
 function showResult(result) {
   clearMessages();
   const errors = result.errors || [];
@@ -129,16 +147,14 @@ function showResult(result) {
   if (price === null) {
     box.className = "result is-error";
     byId("price").textContent = "No price";
-    const count = errors.length === 1 ? "1 error" : `${errors.length} errors`;
-    const columns = [...new Set(errors.map((error) => error.column).filter(Boolean))];
-    const where = columns.length ? ` in ${columns.join(", ")}` : "";
-    byId("summary").textContent = [`${count}${where}: see the marked fields.`, ...unplaced].join(" ");
+    const note = `${countIn(errors, "error")}: see the marked fields.`;
+    byId("summary").textContent = [note, ...unplaced].join(" ");
     const first = byId("groups").querySelector(".has-error input");
     if (first) first.focus();
   } else {
     box.className = warnings.length ? "result is-warning" : "result is-priced";
     byId("price").textContent = dollars.format(price);
-    const note = warnings.length ? `Priced, with ${warnings.length} warning(s): see the marked fields.` : "";
+    const note = warnings.length ? `Priced, with ${countIn(warnings, "warning")}: see the marked fields.` : "";
     byId("summary").textContent = [note, ...unplaced].join(" ").trim();
   }
 }
