@@ -15,7 +15,7 @@ def read_requirements(path: Path) -> list[str]:
 
 
 setup(
-    name="tid-regression-model",
+    name="ames-price-model",
     version=(PACKAGE_DIR / "VERSION").read_text().strip(),
     description="Predict house sale prices in Ames, Iowa: a production-ready ML package.",
     long_description=(ROOT / "README.md").read_text(),
@@ -29,6 +29,7 @@ setup(
             "VERSION",
             "config.yml",
             "py.typed",
+            "examples/*.json",
             "trained_models/*.pkl",
             "trained_models/*.json",
             "trained_models/*.md",

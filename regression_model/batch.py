@@ -193,7 +193,7 @@ def predict_dask(*, input_data: dd.DataFrame) -> dd.DataFrame:
     Raises
     ------
     ImportError
-        If Dask is not installed (``pip install 'tid-regression-model[dask]'``).
+        If Dask is not installed (``pip install 'ames-price-model[dask]'``).
     ValueError
         If ``input_data`` already has a ``prediction``, ``error`` or ``warning`` column.
 
@@ -208,7 +208,7 @@ def predict_dask(*, input_data: dd.DataFrame) -> dd.DataFrame:
         from dask.dataframe.utils import make_meta  # type: ignore[attr-defined]
     except ImportError as error:
         raise ImportError(
-            "predict_dask needs Dask: pip install 'tid-regression-model[dask]'"
+            "predict_dask needs Dask: pip install 'ames-price-model[dask]'"
         ) from error
     check_no_output_columns(columns=input_data.columns)
     # The meta is the empty frame score_frame returns, so Dask knows the output's columns

@@ -1,7 +1,7 @@
 """Write the model card (Markdown) and the diagnostics figure (PNG) beside a trained model.
 
 The figure needs matplotlib, from the optional ``report`` extra
-(``pip install tid-regression-model[report]``); without it the card is still written and
+(``pip install ames-price-model[report]``); without it the card is still written and
 says the figure was skipped.
 """
 
@@ -20,6 +20,9 @@ from regression_model.processing.data_manager import ModelMetadata
 logger = logging.getLogger(__name__)
 
 FloatArray = npt.NDArray[np.float64]
+
+# The name the package installs under (the import name is regression_model).
+DISTRIBUTION_NAME = "ames-price-model"
 
 
 def has_matplotlib() -> bool:
@@ -54,13 +57,13 @@ def write_report(
     """
     figure_path = model_path.with_suffix(".png")
     if has_matplotlib():
-        _plot_diagnostics(y_true=y_true, y_pred=y_pred, path=figure_path)
+        _plot_diagnostics(y_true=y_true, y_pred=y_pred, path=figure_path, metadata=metadata)
         figure_note = f"![Predicted against actual prices, and residuals]({figure_path.name})"
         written = [figure_path]
     else:
         figure_note = (
             "The diagnostics figure was skipped: matplotlib is not installed "
-            "(`pip install tid-regression-model[report]`)."
+            f"(`pip install '{DISTRIBUTION_NAME}[report]'`)."
         )
         logger.warning("matplotlib is not installed: skipped the diagnostics figure")
         written = []
@@ -151,29 +154,88 @@ def _metrics_table(metrics: dict[str, float]) -> str:
     return "\n".join(lines)
 
 
-def _plot_diagnostics(*, y_true: FloatArray, y_pred: FloatArray, path: Path) -> None:
+# Log axes get ticks at 1, 2 and 5 times a power of ten: evenly spaced on a log scale and
+# round amounts a reader takes in at a glance. Where a range holds fewer than two of those,
+# every whole multiple of a power of ten is used instead.
+_ROUND_STEPS = (1, 2, 5)
+_ALL_STEPS = tuple(range(1, 10))
+_MIN_TICKS = 2
+
+
+def dollar_ticks(*, low: float, high: float) -> list[float]:
+    """Round dollar amounts from ``low`` to ``high`` for a logarithmic axis.
+
+    Parameters
+    ----------
+    low, high : float
+        The positive range the axis shows.
+
+    Returns
+    -------
+    list of float
+        The amounts, ascending: 1, 2 and 5 times a power of ten, or every whole multiple
+        of a power of ten when the range holds fewer than two of those.
+
+    Examples
+    --------
+    >>> dollar_ticks(low=35_000, high=760_000)
+    [50000.0, 100000.0, 200000.0, 500000.0]
+    """
+    decades = range(int(np.floor(np.log10(low))), int(np.ceil(np.log10(high))) + 1)
+    for steps in (_ROUND_STEPS, _ALL_STEPS):
+        ticks = [float(step * 10**decade) for decade in decades for step in steps]
+        within = [tick for tick in ticks if low <= tick <= high]
+        if len(within) >= _MIN_TICKS:
+            return within
+    return within
+
+
+def dollar_label(value: float) -> str:
+    """A short dollar amount for an axis: ``$50k``, ``$200k``, ``$1.5M``.
+
+    Examples
+    --------
+    >>> dollar_label(50_000), dollar_label(1_500_000)
+    ('$50k', '$1.5M')
+    """
+    if value >= 1e6:
+        return f"${value / 1e6:g}M"
+    return f"${value / 1e3:g}k"
+
+
+def _plot_diagnostics(
+    *, y_true: FloatArray, y_pred: FloatArray, path: Path, metadata: ModelMetadata
+) -> None:
     import matplotlib
 
     matplotlib.use("Agg")  # render to a file; no display is needed or assumed
     import matplotlib.pyplot as plt
-    from matplotlib.ticker import FuncFormatter, NullFormatter
-
-    thousands = FuncFormatter(lambda value, _: f"${value / 1000:,.0f}k")
+    from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter
 
     residuals = np.log(y_true) - np.log(y_pred)
-    figure, (left, right) = plt.subplots(1, 2, figsize=(11, 4.5))
+    low, high = min(y_true.min(), y_pred.min()), max(y_true.max(), y_pred.max())
+    ticks = dollar_ticks(low=low, high=high)
+    figure, (left, right) = plt.subplots(1, 2, figsize=(11, 4.8))
     left.scatter(y_true, y_pred, s=6, alpha=0.5)
-    bounds = [min(y_true.min(), y_pred.min()), max(y_true.max(), y_pred.max())]
-    left.plot(bounds, bounds, color="black", linewidth=1)
-    left.set(xscale="log", yscale="log", xlabel="actual price ($)", ylabel="predicted price ($)")
+    left.plot([low, high], [low, high], color="black", linewidth=1)
+    left.set(xscale="log", yscale="log", xlabel="actual price", ylabel="predicted price")
     left.set_title("Out-of-fold predictions against actual prices")
     right.scatter(y_pred, residuals, s=6, alpha=0.5)
     right.axhline(0, color="black", linewidth=1)
-    right.set(xscale="log", xlabel="predicted price ($)", ylabel="log(actual) - log(predicted)")
+    right.set(xscale="log", xlabel="predicted price", ylabel="log(actual) - log(predicted)")
     right.set_title("Residuals against predicted price")
     for axis in (left.xaxis, left.yaxis, right.xaxis):
-        axis.set_major_formatter(thousands)
+        axis.set_major_locator(FixedLocator(ticks))
+        axis.set_major_formatter(FuncFormatter(lambda value, _: dollar_label(value)))
         axis.set_minor_formatter(NullFormatter())
+    for axes in (left, right):
+        axes.grid(which="major", linewidth=0.5, alpha=0.4)
+    metrics = metadata.metrics
+    figure.suptitle(
+        f"{DISTRIBUTION_NAME} {metadata.package_version}: out-of-fold predictions, "
+        f"{metrics['cv_folds']:.0f}-fold cross-validated RMSE of log price "
+        f"{metrics['cv_rmse_log_mean']:.4f}"
+    )
     figure.tight_layout()
     figure.savefig(path, dpi=100)
     plt.close(figure)

@@ -1,10 +1,13 @@
 """Train the pipeline, measure it honestly, save it with its metadata and model card.
 
-Run as ``python -m regression_model.train_pipeline`` (``tox -e train`` does).
+Run as ``python -m regression_model.train_pipeline`` (``tox -e train`` does). Training skips
+itself when the model of this version was made from the same config, training data, package
+source and libraries; ``--force`` retrains anyway.
 """
 
 from __future__ import annotations
 
+import argparse
 import logging
 import time
 from dataclasses import dataclass
@@ -18,6 +21,7 @@ from sklearn.metrics import mean_squared_error, r2_score
 from sklearn.model_selection import KFold, train_test_split
 from sklearn.pipeline import Pipeline
 
+from regression_model import __version__
 from regression_model.config.core import (
     DATASET_DIR,
     TRAINED_MODEL_DIR,
@@ -26,10 +30,18 @@ from regression_model.config.core import (
     get_config,
 )
 from regression_model.pipeline import build_pipeline
-from regression_model.processing.data_manager import load_dataset, load_metadata, save_pipeline
+from regression_model.processing.data_manager import (
+    ModelLoadError,
+    artifact_name,
+    file_sha256,
+    load_dataset,
+    load_metadata,
+    save_pipeline,
+    training_fingerprint,
+)
 from regression_model.processing.domain import learn_domain
 from regression_model.processing.validation import validate_records
-from regression_model.report import write_report
+from regression_model.report import has_matplotlib, write_report
 
 logger = logging.getLogger(__name__)
 
@@ -98,7 +110,7 @@ def drop_training_outliers(
     """Remove the rows the configured outlier rule names. Training only, never at scoring."""
     rule = settings.training_outliers
     is_outlier = (X[rule.variable] > rule.above) & (y < rule.target_below)
-    logger.info("dropping %d training outliers (%s)", int(is_outlier.sum()), rule)
+    logger.debug("dropping %d training outliers (%s)", int(is_outlier.sum()), rule)
     return X[~is_outlier].reset_index(drop=True), y[~is_outlier].reset_index(drop=True)
 
 
@@ -121,17 +133,61 @@ def cross_validate(
     return CrossValidation(fold_scores=scores, predictions=predictions)
 
 
+def find_current_model(*, model_dir: Path, pipeline_name: str, fingerprint: str) -> Path | None:
+    """The saved model of this version, if it is intact and was made from ``fingerprint``.
+
+    The report files must be there too: the model card always, and the figure wherever
+    matplotlib could draw it, so that a wheel built after a skipped training still ships
+    them.
+
+    Returns
+    -------
+    Path or None
+        The model file, or None when training has to run.
+    """
+    model_path = model_dir / artifact_name(pipeline_name=pipeline_name)
+    if not model_path.is_file():
+        return None
+    try:
+        metadata = load_metadata(model_path=model_path)
+    except ModelLoadError:
+        return None
+    report_files = [model_path.with_suffix(".md")]
+    if has_matplotlib():
+        report_files.append(model_path.with_suffix(".png"))
+    is_current = (
+        metadata.package_version == __version__
+        and metadata.fingerprint == fingerprint
+        and metadata.model_sha256 == file_sha256(model_path)
+        and all(path.is_file() for path in report_files)
+    )
+    return model_path if is_current else None
+
+
 def run_training(
     *,
     config: Config | None = None,
     dataset_dir: Path = DATASET_DIR,
     model_dir: Path = TRAINED_MODEL_DIR,
+    force: bool = False,
 ) -> Path:
     """Fit the pipeline, report its holdout and cross-validated scores, and save it.
 
     The outlier rule removes its rows before anything else, so the holdout and the folds
     score the houses the model is meant for. They measure the procedure; the saved
     pipeline is then refit on every remaining training row.
+
+    Parameters
+    ----------
+    config : Config, default=None
+        The configuration to train with; None uses the packaged one.
+    dataset_dir : Path, default=the packaged datasets
+        Where the training data file is.
+    model_dir : Path, default=the package's trained_models folder
+        Where the model, its metadata, model card and figure are written.
+    force : bool, default=False
+        Retrain even when the saved model of this version was made from the same config,
+        training data, package source and libraries (see ``find_current_model``).
 
     Returns
     -------
@@ -141,6 +197,18 @@ def run_training(
     started = time.perf_counter()
     config = get_config() if config is None else config
     settings = config.model
+    training_data = dataset_dir / config.app.training_data_file
+    fingerprint = training_fingerprint(config=config, training_data=training_data)
+    current_model = find_current_model(
+        model_dir=model_dir, pipeline_name=config.app.pipeline_name, fingerprint=fingerprint
+    )
+    if current_model is not None and not force:
+        logger.info(
+            "%s is up to date with the config, training data and package source; "
+            "not retrained (pass --force to retrain)",
+            current_model,
+        )
+        return current_model
     X, y = drop_training_outliers(
         *load_training_data(config=config, dataset_dir=dataset_dir), settings=settings
     )
@@ -171,25 +239,46 @@ def run_training(
     final_model = build_pipeline(settings).fit(X, y)
     metrics["training_seconds"] = time.perf_counter() - started
     for name, value in metrics.items():
-        logger.info("%s: %.4f", name, value)
+        logger.info("%-20s %s", name, _format_metric(value))
     model_path = save_pipeline(
         pipeline=final_model,
         pipeline_name=config.app.pipeline_name,
-        training_data=dataset_dir / config.app.training_data_file,
+        training_data=training_data,
         metrics=metrics,
         domain=learn_domain(pipeline=final_model, features=X, schema=settings.inputs),
         model_dir=model_dir,
+        fingerprint=fingerprint,
     )
-    write_report(
+    report_files = write_report(
         model_path=model_path,
         metadata=load_metadata(model_path=model_path),
         config=config,
         y_true=y.to_numpy(),
         y_pred=cv.predictions,
     )
+    beside = ", ".join(path.name for path in [model_path.with_suffix(".json"), *report_files])
+    logger.info("wrote %s, and beside it %s", model_path, beside)
     return model_path
 
 
+def _format_metric(value: float) -> str:
+    # Counts (folds, rows) are whole numbers and read best without decimals.
+    return f"{value:.0f}" if float(value).is_integer() else f"{value:.4f}"
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Train from the command line: ``python -m regression_model.train_pipeline [--force]``."""
+    parser = argparse.ArgumentParser(
+        prog="python -m regression_model.train_pipeline",
+        description="Train the model and save it, with its metadata, model card and figure.",
+    )
+    parser.add_argument(
+        "--force", action="store_true", help="retrain even when the saved model is up to date"
+    )
+    arguments = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    run_training(force=arguments.force)
+
+
 if __name__ == "__main__":
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    run_training()
+    main()

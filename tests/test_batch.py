@@ -114,7 +114,7 @@ def test_predict_dask_without_dask_says_how_to_install_it(
     monkeypatch.setitem(sys.modules, "dask.dataframe.utils", None)
 
     # When predict_dask is called, then the error names the extra to install
-    with pytest.raises(ImportError, match=r"tid-regression-model\[dask\]"):
+    with pytest.raises(ImportError, match=r"ames-price-model\[dask\]"):
         predict_dask(input_data=raw_records)  # type: ignore[arg-type]
 
 

@@ -17,6 +17,7 @@ import pytest
 
 from regression_model import __version__
 from regression_model.predict import make_prediction
+from tests.readme_blocks import readme_code_blocks
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -51,7 +52,7 @@ def _only(directory: Path, pattern: str) -> Path:
 
 def test_wheel_holds_code_config_and_model_but_no_data(dist_dir: Path) -> None:
     # Given the built wheel
-    wheel = _only(dist_dir, f"tid_regression_model-{__version__}-*.whl")
+    wheel = _only(dist_dir, f"ames_price_model-{__version__}-*.whl")
 
     # When its file list is read
     names = set(zipfile.ZipFile(wheel).namelist())
@@ -65,6 +66,7 @@ def test_wheel_holds_code_config_and_model_but_no_data(dist_dir: Path) -> None:
         "regression_model/config.yml",
         "regression_model/VERSION",
         "regression_model/py.typed",
+        "regression_model/examples/houses.json",
         f"regression_model/trained_models/regression_model_output_v{__version__}.pkl",
         f"regression_model/trained_models/regression_model_output_v{__version__}.json",
         f"regression_model/trained_models/regression_model_output_v{__version__}.md",
@@ -76,7 +78,7 @@ def test_wheel_holds_code_config_and_model_but_no_data(dist_dir: Path) -> None:
 
 def test_sdist_holds_what_retraining_needs(dist_dir: Path) -> None:
     # Given the built sdist
-    sdist = _only(dist_dir, f"tid_regression_model-{__version__}.tar.gz")
+    sdist = _only(dist_dir, f"ames_price_model-{__version__}.tar.gz")
 
     # When its file list is read, relative to its top folder
     with tarfile.open(sdist) as archive:
@@ -101,16 +103,25 @@ def test_sdist_holds_what_retraining_needs(dist_dir: Path) -> None:
         assert required in names
 
 
-def test_installed_wheel_finds_its_own_model_and_config(
-    dist_dir: Path, tmp_path: Path, test_records: pd.DataFrame
-) -> None:
-    """Check that the wheel, installed in a fresh venv outside the repo, makes predictions."""
-    # Given the wheel installed into a new virtual environment outside the repository
-    wheel = _only(dist_dir, "*.whl")
-    env_dir = tmp_path / "venv"
+@pytest.fixture(scope="module")
+def installed_python(dist_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The interpreter of a new virtual environment, outside the repository, into which the
+    wheel was installed by its file name, as the README says."""
+    wheel = _only(dist_dir, f"ames_price_model-{__version__}-py3-none-any.whl")
+    env_dir = tmp_path_factory.mktemp("installed") / "venv"
     venv.create(env_dir, with_pip=True)
     python = env_dir / "bin" / "python"
     _run([str(python), "-m", "pip", "install", "--quiet", str(wheel)])
+    return python
+
+
+def test_installed_wheel_finds_its_own_model_and_config(
+    installed_python: Path, tmp_path: Path, test_records: pd.DataFrame
+) -> None:
+    """Check that the wheel, installed in a fresh venv outside the repo, makes predictions."""
+    # Given the wheel installed into a new virtual environment outside the repository
+    python = installed_python
+    env_dir = python.parents[1]
     rows = test_records.head(5)
     rows_file = tmp_path / "rows.json"
     rows_file.write_text(rows.to_json(orient="records"))
@@ -132,3 +143,24 @@ def test_installed_wheel_finds_its_own_model_and_config(
     assert output["result"]["version"] == __version__
     expected = np.array(make_prediction(input_data=rows).predictions, dtype=float)
     np.testing.assert_allclose(output["result"]["predictions"], expected, rtol=1e-9)
+
+
+def test_readmes_first_example_runs_verbatim_from_the_installed_wheel(
+    installed_python: Path, tmp_path: Path
+) -> None:
+    """Check that the README's first example needs nothing but the installed wheel.
+    Non-regression test for #12 (it used houses it never defined)."""
+    # Given the README's first python block, saved as a script in a folder outside the repo,
+    # and the output the README shows after it
+    blocks = readme_code_blocks()
+    first = next(index for index, block in enumerate(blocks) if block.language == "python")
+    first_example, shown = blocks[first], blocks[first + 1]
+    script = tmp_path / "first_example.py"
+    script.write_text(first_example.code, encoding="utf-8")
+
+    # When the wheel's environment runs it
+    output = _run([str(installed_python), str(script)], cwd=tmp_path)
+
+    # Then it prints what the README shows
+    assert shown.language == "text"
+    assert output == shown.code

@@ -94,3 +94,37 @@ def test_report_without_matplotlib_writes_the_card_and_says_the_figure_was_skipp
     assert written == [tmp_path / "model_v9.9.9.md"]
     assert not (tmp_path / "model_v9.9.9.png").exists()
     assert "figure was skipped: matplotlib is not installed" in written[0].read_text()
+
+
+# (case id, low, high, expected ticks)
+DOLLAR_TICK_CASES: list[tuple[str, float, float, list[float]]] = [
+    ("ames-prices", 35_000, 760_000, [50_000, 100_000, 200_000, 500_000]),
+    ("bounds-on-ticks", 100_000, 1_000_000, [100_000, 200_000, 500_000, 1_000_000]),
+    ("narrow-range", 120_000, 380_000, [200_000, 300_000]),
+]
+
+
+@pytest.mark.parametrize(
+    ("low", "high", "expected"),
+    [case[1:] for case in DOLLAR_TICK_CASES],
+    ids=[case[0] for case in DOLLAR_TICK_CASES],
+)
+def test_dollar_ticks_are_round_amounts_within_the_range(
+    low: float, high: float, expected: list[float]
+) -> None:
+    """Check that a log price axis gets at least two round ticks, never one."""
+    # Given a range of prices
+    # When the axis ticks are chosen
+    ticks = report.dollar_ticks(low=low, high=high)
+
+    # Then they are the round amounts inside it
+    assert ticks == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "label"),
+    [(50_000, "$50k"), (250_000, "$250k"), (1_000_000, "$1M"), (1_500_000, "$1.5M")],
+    ids=["fifty-thousand", "quarter-million", "one-million", "one-and-a-half-million"],
+)
+def test_dollar_label_is_short(value: float, label: str) -> None:
+    assert report.dollar_label(value) == label

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import logging
 import math
+import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +20,12 @@ from sklearn.pipeline import Pipeline
 from regression_model import __version__
 from regression_model.config.core import DATASET_DIR, Config
 from regression_model.pipeline import build_pipeline
-from regression_model.processing.data_manager import artifact_name, file_sha256, load_pipeline
+from regression_model.processing.data_manager import (
+    artifact_name,
+    file_sha256,
+    load_pipeline,
+    training_fingerprint,
+)
 from regression_model.processing.validation import validate_records
 from regression_model.report import has_matplotlib
 from regression_model.train_pipeline import (
@@ -288,3 +296,170 @@ def test_fold_predictions_ignore_the_targets_of_the_rows_they_score(config: Conf
     # Then the first fold's out-of-fold predictions are identical, while its score moved
     np.testing.assert_array_equal(runs[0].predictions[first_fold], runs[1].predictions[first_fold])
     assert runs[0].fold_scores[0] != runs[1].fold_scores[0]
+
+
+# Reuse or retrain
+
+
+@pytest.fixture(scope="module")
+def fast_config(config: Config) -> Config:
+    """The packaged config with the Lasso alone, which trains in seconds."""
+    return config.model_copy(
+        update={"model": config.model.model_copy(update={"estimator": "lasso"})}
+    )
+
+
+@pytest.fixture(scope="module")
+def fast_model_dir(tmp_path_factory: pytest.TempPathFactory, fast_config: Config) -> Path:
+    """A folder holding one model trained with ``fast_config``; copy it before changing it."""
+    model_dir = tmp_path_factory.mktemp("fast_model")
+    run_training(config=fast_config, model_dir=model_dir)
+    return model_dir
+
+
+@pytest.fixture()
+def copied_model_dir(fast_model_dir: Path, tmp_path: Path) -> Path:
+    return Path(shutil.copytree(fast_model_dir, tmp_path / "trained_models"))
+
+
+def _file_times(model_dir: Path) -> dict[str, int]:
+    return {path.name: path.stat().st_mtime_ns for path in model_dir.iterdir()}
+
+
+def test_training_again_with_nothing_changed_reuses_the_model(
+    copied_model_dir: Path, fast_config: Config, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Given a model trained with the same config, data, source and libraries
+    before = _file_times(copied_model_dir)
+
+    # When training runs again
+    with caplog.at_level(logging.INFO):
+        model_path = run_training(config=fast_config, model_dir=copied_model_dir)
+
+    # Then it returns that model, writes nothing and says why
+    assert model_path.parent == copied_model_dir
+    assert _file_times(copied_model_dir) == before
+    assert "is up to date" in caplog.text and "--force" in caplog.text
+
+
+def _change_config(config: Config, dataset_dir: Path, model_dir: Path) -> dict[str, Any]:
+    lasso = config.model.lasso.model_copy(update={"alpha": config.model.lasso.alpha * 2})
+    changed = config.model_copy(update={"model": config.model.model_copy(update={"lasso": lasso})})
+    return {"config": changed}
+
+
+def _change_training_data(config: Config, dataset_dir: Path, model_dir: Path) -> dict[str, Any]:
+    data_file = config.app.training_data_file
+    shutil.copy(dataset_dir / data_file, model_dir.parent / data_file)
+    with (model_dir.parent / data_file).open("a", encoding="utf-8") as stream:
+        stream.write("\n")  # a trailing blank line: the same rows, other bytes
+    return {"dataset_dir": model_dir.parent}
+
+
+def _force(config: Config, dataset_dir: Path, model_dir: Path) -> dict[str, Any]:
+    return {"force": True}
+
+
+def _replace_model_file(config: Config, dataset_dir: Path, model_dir: Path) -> dict[str, Any]:
+    (model_path,) = model_dir.glob("*.pkl")
+    model_path.write_bytes(model_path.read_bytes() + b"\0")
+    return {}
+
+
+def _delete_model_card(config: Config, dataset_dir: Path, model_dir: Path) -> dict[str, Any]:
+    (card,) = model_dir.glob("*.md")
+    card.unlink()
+    return {}
+
+
+# (case id, change made after the first training; returns run_training's changed arguments)
+RETRAINING_CASES: list[tuple[str, Callable[[Config, Path, Path], dict[str, Any]]]] = [
+    ("config-changed", _change_config),
+    ("training-data-changed", _change_training_data),
+    ("forced", _force),
+    ("model-file-replaced", _replace_model_file),
+    ("model-card-missing", _delete_model_card),
+]
+
+
+@pytest.mark.parametrize(
+    "change", [case[1] for case in RETRAINING_CASES], ids=[case[0] for case in RETRAINING_CASES]
+)
+def test_training_retrains_when_anything_it_depends_on_changed(
+    copied_model_dir: Path,
+    fast_config: Config,
+    change: Callable[[Config, Path, Path], dict[str, Any]],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Given a trained model, and then a change to what it was made from (or a forced run)
+    arguments: dict[str, Any] = {"config": fast_config, "model_dir": copied_model_dir}
+    arguments.update(change(fast_config, DATASET_DIR, copied_model_dir))
+    before = _file_times(copied_model_dir)
+
+    # When training runs again
+    with caplog.at_level(logging.INFO):
+        model_path = run_training(**arguments)
+
+    # Then it trained and wrote the model anew, with the new fingerprint
+    assert "is up to date" not in caplog.text
+    after = _file_times(copied_model_dir)
+    assert after[model_path.name] != before[model_path.name]
+    assert after.keys() >= {
+        model_path.with_suffix(".md").name,
+        model_path.with_suffix(".json").name,
+    }
+    recorded = json.loads(model_path.with_suffix(".json").read_text())["fingerprint"]
+    data_dir = arguments.get("dataset_dir", DATASET_DIR)
+    assert recorded == training_fingerprint(
+        config=arguments["config"], training_data=data_dir / fast_config.app.training_data_file
+    )
+
+
+@pytest.fixture()
+def source_dir(tmp_path: Path) -> Path:
+    """A small package source tree: two modules, one in a subpackage."""
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "core.py").write_text("VALUE = 1\n")
+    (tmp_path / "sub" / "extra.py").write_text("OTHER = 2\n")
+    return tmp_path
+
+
+def _edit_module(source_dir: Path) -> None:
+    (source_dir / "core.py").write_text("VALUE = 2\n")
+
+
+def _add_module(source_dir: Path) -> None:
+    (source_dir / "sub" / "new.py").write_text("")
+
+
+def _move_module(source_dir: Path) -> None:
+    (source_dir / "sub" / "extra.py").rename(source_dir / "extra.py")
+
+
+# (case id, change to the package source)
+SOURCE_CHANGES: list[tuple[str, Callable[[Path], None]]] = [
+    ("module-edited", _edit_module),
+    ("module-added", _add_module),
+    ("module-moved", _move_module),
+]
+
+
+@pytest.mark.parametrize(
+    "change", [case[1] for case in SOURCE_CHANGES], ids=[case[0] for case in SOURCE_CHANGES]
+)
+def test_fingerprint_changes_with_the_package_source(
+    source_dir: Path, config: Config, change: Callable[[Path], None]
+) -> None:
+    # Given the fingerprint of a source tree, which is stable while nothing changes
+    training_data = DATASET_DIR / config.app.training_data_file
+    first = training_fingerprint(config=config, training_data=training_data, source_dir=source_dir)
+    again = training_fingerprint(config=config, training_data=training_data, source_dir=source_dir)
+    assert first == again
+
+    # When the source changes
+    change(source_dir)
+
+    # Then the fingerprint changes
+    assert first != training_fingerprint(
+        config=config, training_data=training_data, source_dir=source_dir
+    )

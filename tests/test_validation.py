@@ -100,6 +100,14 @@ class TestToFrame:
         frame = to_frame({"LotArea": np.array(8450), "Street": np.array("Pave")})
         assert frame.to_dict(orient="records") == [{"LotArea": 8450, "Street": "Pave"}]
 
+    @pytest.mark.parametrize(
+        "records", [[{}], [{}, {"LotArea": 1}], {}], ids=["one-empty", "empty-first", "empty-dict"]
+    )
+    def test_empty_record_is_a_row(self, records: Any) -> None:
+        """Check that a record with no values is a row (whose every column is missing)."""
+        frame = to_frame(records)
+        assert len(frame) == (1 if isinstance(records, dict) else len(records))
+
     def test_sequence_of_non_records_raises_type_error(self) -> None:
         with pytest.raises(TypeError, match="one mapping"):
             to_frame([{"LotArea": 1}, "LotArea=2"])

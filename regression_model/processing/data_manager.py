@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import platform
 import warnings
@@ -19,7 +20,7 @@ from sklearn.exceptions import InconsistentVersionWarning
 from sklearn.pipeline import Pipeline
 
 from regression_model import __version__
-from regression_model.config.core import DATASET_DIR, TRAINED_MODEL_DIR
+from regression_model.config.core import DATASET_DIR, PACKAGE_ROOT, TRAINED_MODEL_DIR, Config
 from regression_model.processing.domain import TrainingDomain
 
 logger = logging.getLogger(__name__)
@@ -46,6 +47,9 @@ class ModelMetadata(BaseModel):
     metrics: dict[str, float]
     versions: dict[str, str]
     domain: TrainingDomain
+    # What the model was made from (see training_fingerprint); None for a model saved
+    # without one, which training then never takes for up to date.
+    fingerprint: str | None = None
 
 
 def load_dataset(*, file_name: str, dataset_dir: Path = DATASET_DIR) -> pd.DataFrame:
@@ -62,8 +66,42 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def training_fingerprint(
+    *, config: Config, training_data: Path, source_dir: Path = PACKAGE_ROOT
+) -> str:
+    """A sha256 of everything a trained model depends on.
+
+    It covers the configuration, the training data's bytes, every Python source file of
+    the package and the library versions a pickle depends on, so that any change to one of
+    them gives another fingerprint and a model trained before the change is not reused.
+
+    Parameters
+    ----------
+    config : Config
+        The configuration the model is trained with.
+    training_data : Path
+        The training data file.
+    source_dir : Path, default=the installed package's folder
+        The package source whose ``*.py`` files are hashed.
+
+    Returns
+    -------
+    str
+        The hex digest.
+    """
+    digest = hashlib.sha256()
+    digest.update(config.model_dump_json().encode())
+    digest.update(file_sha256(training_data).encode())
+    digest.update(json.dumps(library_versions(), sort_keys=True).encode())
+    for source in sorted(source_dir.rglob("*.py")):
+        # The relative path counts too: moving code between modules is a change.
+        digest.update(source.relative_to(source_dir).as_posix().encode())
+        digest.update(file_sha256(source).encode())
+    return digest.hexdigest()
+
+
 def artifact_name(*, pipeline_name: str) -> str:
-    """The model file name for this package version, e.g. ``..._v1.0.0.pkl``."""
+    """The model file name for this package version, e.g. ``..._v2.0.0.pkl``."""
     return f"{pipeline_name}{__version__}.pkl"
 
 
@@ -90,6 +128,7 @@ def save_pipeline(
     metrics: dict[str, float],
     domain: TrainingDomain,
     model_dir: Path = TRAINED_MODEL_DIR,
+    fingerprint: str | None = None,
 ) -> Path:
     """Persist a fitted pipeline with its metadata, replacing any older pipeline.
 
@@ -117,9 +156,10 @@ def save_pipeline(
         metrics=metrics,
         versions=library_versions(),
         domain=domain,
+        fingerprint=fingerprint,
     )
     metadata_path(model_path).write_text(metadata.model_dump_json(indent=2) + "\n")
-    logger.info("saved pipeline to %s", model_path)
+    logger.debug("saved pipeline to %s", model_path)
     return model_path
 
 

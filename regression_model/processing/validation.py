@@ -111,7 +111,10 @@ def to_frame(input_data: object) -> pd.DataFrame:
     if isinstance(input_data, Sequence) and not isinstance(input_data, (str, bytes)):
         if not all(isinstance(record, Mapping) for record in input_data):
             raise TypeError("input_data as a sequence must hold one mapping (record) per row.")
-        return pd.DataFrame.from_records([_scalars(record) for record in input_data])
+        records = [_scalars(record) for record in input_data]
+        # The index keeps a record with no keys as a row (every column missing), which
+        # pd.DataFrame.from_records would drop.
+        return pd.DataFrame(records, index=pd.RangeIndex(len(records)))
     raise TypeError(
         "input_data must be a pandas DataFrame, a record dict, a dict of column lists or a "
         f"list of record dicts, not {type(input_data).__name__}."
