@@ -428,7 +428,7 @@ def serve(host: str | None, port: int | None, workers: int) -> None:
     except ModuleNotFoundError as error:
         raise UsageError(
             f"`serve` needs the serve extra ({error.name} is missing): "
-            "pip install 'tid-regression-model[serve]'"
+            "pip install 'ames-price-model[serve]'"
         ) from error
     run_server(host=host, port=port, workers=workers)
 

@@ -21,6 +21,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 from regression_model.config.core import Config
 from regression_model.predict import make_prediction
+from regression_model.serve.schemas import example_house
 from tests.conftest import LiveServer
 
 BROWSER_NAMES = ("chromium", "chromium-browser")
@@ -64,6 +65,15 @@ def page(browser: WebDriver, live_server: LiveServer) -> WebDriver:
     return browser
 
 
+def _as_typed(value: object) -> str:
+    """A JSON value as a person would see it typed in a field (JavaScript's String())."""
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
 def _input(page: WebDriver, column: str) -> Any:
     return page.find_element(By.ID, f"input-{column}")
 
@@ -102,16 +112,16 @@ def test_the_form_groups_fields_as_the_schema_and_holds_the_example_house(
     }
     assert shown_groups == expected_groups
     assert list(shown_groups) == list(expected_groups)
-    for column, value in config.serve.example_house.items():
-        expected = "" if value is None else str(value)
-        assert _input(page, column).get_attribute("value") == expected, column
+    house = example_house()
+    for column in inputs.features:
+        assert _input(page, column).get_attribute("value") == _as_typed(house[column]), column
 
 
 def test_changing_a_field_and_submitting_shows_the_models_price(
     page: WebDriver, config: Config
 ) -> None:
     # Given a larger house than the example
-    house = {**config.serve.example_house, "GrLivArea": 2500, "1stFlrSF": 2500}
+    house = {**example_house(), "GrLivArea": 2500, "1stFlrSF": 2500}
     [expected] = make_prediction(input_data=[house]).predictions
     assert expected is not None
     _set_value(page, "GrLivArea", "2500")
@@ -140,7 +150,7 @@ def test_a_value_outside_training_is_priced_with_its_warning_next_to_its_field(
     page: WebDriver, config: Config
 ) -> None:
     # Given a lot area inside the schema's range but beyond anything seen in training
-    house = {**config.serve.example_house, "LotArea": 240000}
+    house = {**example_house(), "LotArea": 240000}
     result = make_prediction(input_data=[house])
     [expected_price] = result.predictions
     [warning] = result.warnings

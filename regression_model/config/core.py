@@ -9,18 +9,7 @@ from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
-from strictyaml import (
-    Bool,
-    EmptyNone,
-    Float,
-    Int,
-    Map,
-    MapPattern,
-    Seq,
-    Str,
-    YAMLValidationError,
-    load,
-)
+from strictyaml import Bool, Float, Int, Map, MapPattern, Seq, Str, YAMLValidationError, load
 
 import regression_model
 
@@ -109,9 +98,6 @@ SCHEMA = Map(
                 "port": Int(),
                 "max_rows_per_request": Int(),
                 "max_body_bytes": Int(),
-                # Int before Float: an integer code such as MSSubClass must stay an integer;
-                # an empty value is a missing one.
-                "example_house": MapPattern(Str(), EmptyNone() | Int() | Float() | Str()),
             }
         ),
     }
@@ -334,13 +320,12 @@ class ModelSettings(_Frozen):
 
 
 class ServeSettings(_Frozen):
-    """The HTTP service: where it listens, what one request may hold, the example house."""
+    """The HTTP service: where it listens and what one request may hold."""
 
     host: str
     port: int = Field(ge=0, le=65535)
     max_rows_per_request: int = Field(gt=0)
     max_body_bytes: int = Field(gt=0)
-    example_house: dict[str, int | float | str | None]
 
 
 class Config(_Frozen):
@@ -349,15 +334,6 @@ class Config(_Frozen):
     app: AppSettings
     model: ModelSettings
     serve: ServeSettings
-
-    @model_validator(mode="after")
-    def _check_example_house(self) -> Config:
-        # The example is what the page and /docs offer to send: it must be a whole house.
-        _check_subset("serve.example_house", self.serve.example_house, self.model.features)
-        missing = sorted(set(self.model.features) - set(self.serve.example_house))
-        if missing:
-            raise ValueError(f"serve.example_house lacks input columns: {missing}")
-        return self
 
 
 def _check_subset(key: str, columns: Iterable[str], features: Iterable[str]) -> None:

@@ -38,6 +38,7 @@ from regression_model.serve.schemas import (
     HOUSE_SCHEMA_NAME,
     ModelInfo,
     Problem,
+    example_house,
     house_model,
     predict_request_body,
 )
@@ -62,7 +63,8 @@ def load_model(*, config: Config) -> ModelInfo:
     ModelLoadError
         If the model is missing, does not match its metadata, or cannot price the example.
     """
-    result = make_prediction(input_data=[config.serve.example_house])
+    example = example_house()
+    result = make_prediction(input_data=[example])
     if result.predictions[0] is None:
         reasons = "; ".join(error.message for error in result.errors)
         raise ModelLoadError(f"the model gave the example house no price: {reasons}")
@@ -74,7 +76,7 @@ def load_model(*, config: Config) -> ModelInfo:
         model_sha256_matches=file_sha256(model_path) == metadata.model_sha256,
         metadata=metadata,
         input_schema=config.model.inputs,
-        example_house=config.serve.example_house,
+        example_house=example,
     )
 
 

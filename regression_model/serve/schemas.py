@@ -12,6 +12,7 @@ from typing import Any, cast
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, create_model
 
 from regression_model.config.core import Config, InputSchema
+from regression_model.examples import load_example_houses
 from regression_model.processing.data_manager import ModelMetadata
 from regression_model.processing.domain import TrainingDomain
 
@@ -55,9 +56,18 @@ class ModelInfo(BaseModel):
     input_schema: InputSchema = Field(
         description="The input columns by group: numeric ranges, labels, required columns."
     )
-    example_house: dict[str, int | float | str | None] = Field(
-        description="A typical house, in the request's format."
+    example_house: dict[str, Any] = Field(
+        description="A typical house, in the request's format (the page's starting point)."
     )
+
+
+def example_house() -> dict[str, object]:
+    """The house that prefills the page and is the example in /docs.
+
+    It is the first of the package's example houses (``regression_model.examples``): a
+    one-storey house of 1961 in North Ames, as typical as the data has, with ``Id``.
+    """
+    return load_example_houses()[0]
 
 
 def house_model(*, config: Config, domain: TrainingDomain | None = None) -> type[BaseModel]:
@@ -70,7 +80,7 @@ def house_model(*, config: Config, domain: TrainingDomain | None = None) -> type
     Python identifiers).
     """
     inputs = config.model.inputs
-    example = config.serve.example_house
+    example = example_house()
     required = set(inputs.required)
     seen_ranges = {} if domain is None else domain.numeric
     seen_labels = {} if domain is None else domain.labels
@@ -96,7 +106,7 @@ def house_model(*, config: Config, domain: TrainingDomain | None = None) -> type
                     ge=rule.minimum,
                     le=rule.maximum,
                     description=description + _need(is_required=column in required),
-                    examples=[example[column]],
+                    examples=[example.get(column)],
                 ),
             )
     for column in inputs.categorical:
@@ -112,11 +122,11 @@ def house_model(*, config: Config, domain: TrainingDomain | None = None) -> type
                 default=None,
                 alias=column,
                 description=description + _need(is_required=column in required),
-                examples=[example[column]],
+                examples=[example.get(column)],
             ),
         )
-    # JSON values already (strictyaml parsed them), which the type checker cannot see.
-    example_json = cast(JsonValue, dict(example))
+    # JSON values already (read from JSON), which the type checker cannot see.
+    example_json = cast(JsonValue, example)
     model: type[BaseModel] = create_model(
         HOUSE_SCHEMA_NAME,
         __config__=ConfigDict(extra="allow", json_schema_extra={"examples": [example_json]}),
