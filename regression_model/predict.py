@@ -8,20 +8,17 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-import numpy.typing as npt
 import pandas as pd
 from sklearn.pipeline import Pipeline
 
 from regression_model import __version__
+from regression_model.array_types import BoolArray, FloatArray
 from regression_model.config.core import TRAINED_MODEL_DIR, get_config
 from regression_model.processing.data_manager import artifact_name, load_metadata, load_pipeline
 from regression_model.processing.domain import TrainingDomain, ValueRange
 from regression_model.processing.scoring import PipelineScorer, compile_pipeline
 from regression_model.processing.validation import to_frame, validate_records
 from regression_model.results import ErrorKind, PredictionResult, RowError, RowWarning, WarningKind
-
-FloatArray = npt.NDArray[np.float64]
-BoolArray = npt.NDArray[np.bool_]
 
 InputData = pd.DataFrame | Mapping[str, object] | Sequence[Mapping[str, object]]
 

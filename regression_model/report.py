@@ -12,14 +12,13 @@ import logging
 from pathlib import Path
 
 import numpy as np
-import numpy.typing as npt
 
+from regression_model.array_types import FloatArray
 from regression_model.config.core import Config
 from regression_model.processing.data_manager import ModelMetadata
 
 logger = logging.getLogger(__name__)
 
-FloatArray = npt.NDArray[np.float64]
 
 # The name the package installs under (the import name is regression_model).
 DISTRIBUTION_NAME = "ames-price-model"

@@ -22,6 +22,7 @@ from sklearn.model_selection import KFold, train_test_split
 from sklearn.pipeline import Pipeline
 
 from regression_model import __version__
+from regression_model.array_types import FloatArray
 from regression_model.config.core import (
     DATASET_DIR,
     TRAINED_MODEL_DIR,
@@ -44,8 +45,6 @@ from regression_model.processing.validation import validate_records
 from regression_model.report import has_matplotlib, write_report
 
 logger = logging.getLogger(__name__)
-
-FloatArray = npt.NDArray[np.float64]
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,10 @@ from regression_model.processing.features import (
     RangeCapper,
     TemporalVariableTransformer,
     WeightedSums,
+    map_labels,
+    presence_flags,
+    weighted_sum,
+    years_before,
 )
 from tests.strategies import integer_frames, label_frames
 
@@ -37,7 +41,7 @@ ALL_TRANSFORMERS: tuple[BaseEstimator, ...] = (
     Mapper(variables=("ExterQual", "KitchenQual"), mappings=QUALITY),
     WeightedSums(sums={"TotalBath": {"FullBath": 1.0, "HalfBath": 0.5}}),
     PresenceFlags(flags={"HasGarage": "GarageArea"}),
-    RangeCapper(variables=("GrLivArea", "FullBath"), margin=0.1),
+    RangeCapper(variables=("GrLivArea", "GarageArea"), margin=0.1),
 )
 
 # Array input is wrapped into columns x0..xn, so scikit-learn's checks (which feed arrays)
@@ -65,6 +69,9 @@ HOUSES = pd.DataFrame(
     },
     index=pd.Index([10, 11, 12]),
 )
+# The same houses with a living area far beyond those above, so that every transformer
+# fitted on HOUSES changes something when it transforms these.
+WILD_HOUSES = HOUSES.assign(GrLivArea=[1500.0, 90000.0, 2100.0])
 
 
 def _ids(transformers: tuple[BaseEstimator, ...]) -> list[str]:
@@ -145,19 +152,18 @@ def test_transformer_fit_returns_self_and_learns_only_underscored_attributes(
 def test_transformer_leaves_its_input_unchanged_and_keeps_the_index(
     transformer: BaseEstimator,
 ) -> None:
-    # Given a frame and a copy of it
-    houses = HOUSES.copy()
+    # Given frames to fit on and to transform, and copies of them
+    houses, wild = HOUSES.copy(), WILD_HOUSES.copy()
 
-    # When the transformer fits and transforms it (fitted on fewer rows, so that a capper
-    # has something to cap)
-    clone(transformer).fit_transform(houses)
-    transformed = clone(transformer).fit(houses.head(2)).transform(houses)
+    # When the transformer fits on one and transforms the other
+    transformed = clone(transformer).fit(houses).transform(wild)
 
-    # Then the input is untouched and the output has its index and columns
+    # Then both inputs are untouched and the output is a new frame with the input's index
     pd.testing.assert_frame_equal(houses, HOUSES)
+    pd.testing.assert_frame_equal(wild, WILD_HOUSES)
     assert isinstance(transformed, pd.DataFrame)
-    pd.testing.assert_index_equal(transformed.index, HOUSES.index)
-    assert not transformed.equals(HOUSES)
+    pd.testing.assert_index_equal(transformed.index, WILD_HOUSES.index)
+    assert not transformed.equals(WILD_HOUSES)
 
 
 @pytest.mark.parametrize("transformer", ALL_TRANSFORMERS, ids=_ids(ALL_TRANSFORMERS))
@@ -457,26 +463,58 @@ def test_new_column_transformers_reject_bad_parameters_at_fit(
         clone(transformer).fit(HOUSES)
 
 
+def test_range_capper_holds_values_to_the_training_range_widened_by_the_margin() -> None:
+    # Given a capper fitted on living areas from 900 to 2,100 sq ft, with a 10% margin
+    capper = RangeCapper(variables=("GrLivArea",), margin=0.1).fit(HOUSES)
+
+    # When it meets areas below, inside and far above that range, and a missing one
+    wild = HOUSES.iloc[[0, 0, 0, 0]].assign(GrLivArea=[0.0, 1000.0, 250000.0, np.nan])
+    capped = capper.transform(wild)
+
+    # Then each is held to [900 - 120, 2100 + 120]; missing stays missing
+    assert capper.lower_ == {"GrLivArea": 780.0} and capper.upper_ == {"GrLivArea": 2220.0}
+    np.testing.assert_array_equal(capped["GrLivArea"], [780.0, 1000.0, 2220.0, np.nan])
+
+
 @pytest.mark.parametrize(
-    ("margin", "expected"),
-    [(0.0, [900.0, 900.0, 2100.0, 2100.0, np.nan]), (0.5, [300.0, 800.0, 2500.0, 2700.0, np.nan])],
-    ids=["training-range", "widened-by-half-the-width"],
+    ("capper", "frame", "message"),
+    [
+        (RangeCapper(margin=-0.1), HOUSES, "margin must be zero or positive"),
+        (RangeCapper(variables=("Nope",)), HOUSES, "Columns not found in X: \\['Nope'\\]"),
+        (RangeCapper(), pd.DataFrame({"A": [np.nan, np.nan]}), "needs at least one value"),
+    ],
+    ids=["negative-margin", "missing-column", "all-missing"],
 )
-def test_range_capper_holds_values_to_the_training_range(
-    margin: float, expected: list[float]
+def test_range_capper_fit_rejects_what_it_cannot_learn_from(
+    capper: RangeCapper, frame: pd.DataFrame, message: str
 ) -> None:
-    # Given a capper fitted on living areas from 900 to 2100 sq ft (a width of 1200)
-    capper = RangeCapper(variables=("GrLivArea",), margin=margin).fit(HOUSES)
-
-    # When it transforms values below, inside, above and far above that range, and a gap
-    X = pd.DataFrame({"GrLivArea": [0.0, 800.0, 2500.0, 250000.0, np.nan]})
-    X = X.assign(**{col: 0.0 for col in HOUSES.columns if col != "GrLivArea"})[HOUSES.columns]
-
-    # Then each is held to the (widened) range, and a missing value stays missing
-    assert capper.transform(X)["GrLivArea"].tolist() == pytest.approx(expected, nan_ok=True)
-    assert capper.lower_["GrLivArea"] == 900.0 - 1200.0 * margin
+    with pytest.raises(ValueError, match=message):
+        clone(capper).fit(frame)
 
 
-def test_range_capper_refuses_a_negative_margin() -> None:
-    with pytest.raises(ValueError, match="margin must be zero or positive"):
-        RangeCapper(margin=-0.1).fit(HOUSES[["GrLivArea"]])
+# The arithmetic the transformers and the compiled scorer share ------------------------------
+
+
+def test_shared_arithmetic_on_plain_arrays() -> None:
+    """Check the functions transform and the compiled scorer both call, on numpy arrays."""
+    values = np.array([2.0, 0.0, np.nan, -1.0])
+    np.testing.assert_array_equal(
+        years_before(reference=np.array([2010.0, 2010.0]), years=np.array([2000.0, np.nan])),
+        [10.0, np.nan],
+    )
+    np.testing.assert_array_equal(
+        map_labels(codes=np.array([1, -1, 0, 2]), labels=["Gd", "TA", "Unheard"], mapping=QUALITY),
+        [3.0, np.nan, 4.0, np.nan],
+    )
+    np.testing.assert_array_equal(
+        weighted_sum(terms=[(values, 1.0), (np.ones(4), 0.5)]), [2.5, 0.5, np.nan, -0.5]
+    )
+    np.testing.assert_array_equal(presence_flags(values=values), [1.0, 0.0, np.nan, 0.0])
+
+
+def test_weighted_sum_adds_terms_in_the_order_given() -> None:
+    """Check that terms are added left to right: floating-point addition is not associative."""
+    big, one = np.array([1e16]), np.array([1.0])
+    assert weighted_sum(terms=[(big, 1.0), (one, 1.0), (big, -1.0)]).tolist() == [0.0]
+    assert weighted_sum(terms=[(one, 1.0), (big, 1.0), (big, -1.0)]).tolist() == [0.0]
+    assert weighted_sum(terms=[(big, 1.0), (big, -1.0), (one, 1.0)]).tolist() == [1.0]

@@ -8,6 +8,8 @@ import numpy as np
 from sklearn.base import BaseEstimator, RegressorMixin, clone
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from regression_model.processing.features import clip_to_range
+
 
 class PriceBandRegressor(RegressorMixin, BaseEstimator):
     """A regressor whose predictions never leave the range of the targets it was fitted on.
@@ -65,4 +67,4 @@ class PriceBandRegressor(RegressorMixin, BaseEstimator):
 
     def predict(self, X: Any) -> Any:
         check_is_fitted(self)
-        return np.clip(self.regressor_.predict(X), self.lower_, self.upper_)
+        return clip_to_range(self.regressor_.predict(X), self.lower_, self.upper_)

@@ -1,126 +1,100 @@
-"""Score with a fitted pipeline's learned values, without its per-step DataFrame overhead.
+"""Score with the fitted pipeline's learned values, without its per-step DataFrame overhead.
 
-``compile_pipeline(pipeline)`` turns a fitted scikit-learn ``Pipeline`` into a
-``PipelineScorer`` whose ``predict`` returns the pipeline's own predictions. The fitted
-pipeline stays the truth: nothing is refitted, and ``tests/test_scoring.py`` checks the two
-agree to a relative 1e-9 on every row of train.csv and test.csv.
+``compile_pipeline(pipeline)`` turns the fitted pipeline that ``regression_model.pipeline``
+builds into a ``PipelineScorer`` whose ``predict`` gives the pipeline's own predictions. The
+fitted pipeline stays the truth: nothing is refitted, and ``tests/test_scoring.py`` checks
+the two agree to a relative 1e-9 on every row of train.csv and test.csv.
 
 Why it is faster
 ----------------
-``Pipeline.predict`` copies the whole DataFrame in every step, and feature-engine's encoders
-map each row's label through a Python dict. Between the scorer's steps the data is a
-``Table``: the frame's columns as numpy arrays, by name and in order. A text column is held
-as ``Labels``, integer codes into the column's distinct labels, found once when the table is
-built; a step that works label by label (impute, group rare labels, encode, map) then works
-on the few distinct labels and gathers its result by code. Numeric steps are numpy
-expressions over whole columns, and a linear model is one matrix-vector product.
+``Pipeline.predict`` copies the whole DataFrame in every step, and its encoders map each
+row's label through a Python dict. Between the scorer's steps the data is a ``Table``: the
+frame's columns as numpy arrays, by name and in order. A text column is held as ``Labels``,
+integer codes into the column's distinct labels, found once per chunk of rows; a step that
+works label by label (impute, group rare labels, encode, map) works on the few distinct
+labels and gathers its result by code. Numeric steps are numpy expressions over columns.
 
-The registry, and the fallback that keeps it correct
-----------------------------------------------------
-``TRANSFORMERS`` and ``ESTIMATORS`` map a fitted step's class (by import path, so that
-building the registry imports nothing) to a function that reads the step's learned
-attributes and returns a vectorised function of the table. A class is matched exactly, never
-by inheritance, since a subclass may change what ``transform`` does. A step whose class is
-not registered runs its own ``transform`` on a DataFrame built from the table, and an
-unregistered final estimator runs its own ``predict``; so does a compiled step that meets
-input it was not compiled for (it raises ``NotCompiled`` before changing anything). The
-scorer is therefore correct for any pipeline; only its speed depends on the registry.
+What is compiled, and the fallback that keeps it correct
+--------------------------------------------------------
+Only the step classes that ``pipeline.py`` builds have a compiled form: ``_compilers()``
+maps each class object (matched exactly, never by inheritance: a subclass may change what
+``transform`` does) to a function that reads the fitted step's public attributes once and
+returns a vectorised function. Our own transformers' arithmetic is the very function their
+``transform`` calls (``processing/features.py``). Everything else runs its own ``transform``
+or ``predict``:
 
-What the scorer assumes, and where it may differ
-------------------------------------------------
-- Each row is transformed on its own, as every fitted transformer here does: large batches
-  are scored 8,192 rows at a time, so a step computing across rows would see only a chunk.
+- a step whose class has no compiled form;
+- a step whose compiler raises, whatever the reason (a library release renaming what it
+  reads, say): one warning naming the step is logged when the pipeline is compiled;
+- a compiled step meeting input it was not compiled for (other columns, a missing value
+  where the step refuses one, non-finite numbers): it raises ``NotCompiled`` before changing
+  anything, and the fitted step runs instead, raising its library's own errors.
+
+Reproducible prices
+-------------------
+A row's price depends on that row alone, bit for bit, whatever the batch, the chunk
+(``CHUNK_ROWS``) or the frame around it: every compiled step works element by element, and
+every sum over a row's terms (the linear models, the trees, the blend) is added left to
+right by ``weighted_row_sums``, never by BLAS or a pairwise reduction whose order depends on the
+array's shape. Logs and exponentials run on contiguous arrays only, so numpy takes one code
+path for them however many rows there are.
+
+What the scorer assumes
+-----------------------
+- Each row is transformed on its own, as every fitted step here does: large batches are
+  scored ``CHUNK_ROWS`` rows at a time.
 - A text column's missing values (None, NaN, ``pd.NA``) are one code, -1, as ``isna`` sees
-  them. Two transformers tell None from NaN (feature-engine's
-  ``RareLabelEncoder(missing_values="ignore")`` groups None as rare, scikit-learn's
-  ``SimpleImputer`` leaves None in an object column); the scorer treats None as NaN there.
-  Validated frames only ever hold NaN.
-- Where the pipeline raises on bad data inside (NaN reaching an encoder that refuses it,
-  infinity reaching a scaler, NaN reaching a linear model), the scorer raises ``ValueError``
-  too, not always in the same words.
-- Numbers an encoder produces are float64 in the table, where pandas may hold int64; only
-  a step running its own ``transform`` could tell.
-
-Extending it for a new fitted class::
-
-    @compiles("my_package.module.MyTransformer")
-    def _compile_my_transformer(step: Any) -> StepFunction:
-        shift = float(step.shift_)  # read what fit learned, once
-        names_in = _names_in(step)
-
-        def run(state: State) -> State:
-            table = _expect_table(state, names_in)
-            return table.replace({"x": table.numeric("x") + shift})
-
-        return run
-
-and add the class to the per-step checks in ``tests/test_scoring.py``.
+  them; validated frames only ever hold NaN.
+- The scaler's output goes to the regressor as a matrix, whatever ``set_output`` says: the
+  numbers, and so the predictions, are the same.
 """
 
 from __future__ import annotations
 
 import functools
-import importlib
+import logging
 import math
-import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeAlias
 
 import numpy as np
-import numpy.typing as npt
 import pandas as pd
 
-FloatArray: TypeAlias = npt.NDArray[np.float64]
-BoolArray: TypeAlias = npt.NDArray[np.bool_]
-CodeArray: TypeAlias = npt.NDArray[np.intp]
-AnyArray: TypeAlias = npt.NDArray[Any]
+from regression_model.array_types import AnyArray, BoolArray, CodeArray, FloatArray
+from regression_model.processing.features import (
+    Mapper,
+    PresenceFlags,
+    RangeCapper,
+    TemporalVariableTransformer,
+    WeightedSums,
+    clip_to_range,
+    map_labels,
+    presence_flags,
+    weighted_sum,
+    years_before,
+)
+from regression_model.processing.price_band import PriceBandRegressor
+from regression_model.processing.validation import column_arrays
 
-# Columns up to this length are factorized with a Python dict (and validated value by value):
-# for a handful of rows that is several times cheaper than pandas.factorize's fixed cost,
-# and both give the same codes for the same labels.
+_LOGGER = logging.getLogger(__name__)
+
+# Columns up to this length are factorized with a Python dict: for a handful of rows that is
+# several times cheaper than pandas.factorize's fixed cost, and both give the same codes.
 SMALL_COLUMN = 16
 
 # A batch is scored this many rows at a time: enough that per-column costs are spread thin,
 # few enough that a chunk's model matrix (rows x features x 8 bytes) stays small.
 CHUNK_ROWS = 8192
 
-_NA_MESSAGE = (
-    "Some of the variables in the dataset contain NaN. Check and remove those before using "
-    "this transformer."
-)
-_OPTIONAL_NA_MESSAGE = (
-    "Some of the variables in the dataset contain NaN. Check and remove those before using "
-    "this transformer or set the parameter `missing_values='ignore'` when initialising this "
-    "transformer."
-)
-_INF_MESSAGE = (
-    "Some of the variables to transform contain inf values. Check and remove those before "
-    "using this transformer."
-)
+# Up to this many rows, gradient boosting walks its trees in numpy, skipping scikit-learn's
+# per-call input checks; for more rows scikit-learn's compiled loop is faster. Both add the
+# trees' values in the same order, so the switch never changes a price.
+TREE_WALK_MAX_ROWS = 8
 
 
 class NotCompiled(Exception):
     """A compiled step met input it was not built for; the fitted step must run instead."""
-
-
-def column_arrays(frame: pd.DataFrame) -> list[Any]:
-    """The frame's columns as arrays, in order, without building a Series for each.
-
-    ``frame[name]`` builds a Series, about 20 µs per column on the benchmark machine: for
-    a one-row frame of 80 columns that costs more than all the arithmetic. pandas' own
-    ``DataFrame._iter_column_arrays`` reads the blocks directly; it is private (present
-    since pandas 1.3), so the public route is kept for a pandas that drops it.
-
-    Returns
-    -------
-    list of ndarray or ExtensionArray
-        One array per column, sharing memory with the frame: read it, never write to it.
-    """
-    iterate = getattr(frame, "_iter_column_arrays", None)
-    if callable(iterate):
-        return list(iterate())
-    return [frame.iloc[:, position].array for position in range(frame.shape[1])]
 
 
 def _is_missing_label(value: object) -> bool:
@@ -131,11 +105,6 @@ def _is_missing_label(value: object) -> bool:
     # None, pd.NA, NaT, np.datetime64("NaT")...: what pandas.factorize treats as missing.
     scalar: Any = value  # a list gives an array, which is not True: not missing
     return value is None or pd.isna(scalar) is True
-
-
-def missing_entry(mapping: Mapping[Any, Any]) -> Any:
-    """What ``Series.map(mapping)`` gives a missing value: the entry of a NaN key, or NaN."""
-    return next((v for k, v in mapping.items() if _is_missing_label(k)), np.nan)
 
 
 @dataclass(frozen=True)
@@ -155,7 +124,7 @@ class Labels:
 
     @classmethod
     def from_array(cls, array: Any) -> Labels:
-        """Factorize a column once: pandas' hash table for long columns, a dict for short."""
+        """Factorize a column: pandas' hash table for long columns, a dict for short."""
         if isinstance(array, np.ndarray) and len(array) <= SMALL_COLUMN:
             index: dict[Any, int] = {}
             codes = [
@@ -179,20 +148,6 @@ class Labels:
         codes = np.where(self.codes < 0, len(self.values), self.codes)
         return Labels(codes, [*self.values, label])
 
-    def lookup(self, mapping: Mapping[Any, Any], on_missing: Any = None) -> FloatArray:
-        """Numbers from ``mapping``, as ``Series.map`` gives them: NaN for a label not in it.
-
-        A missing value gets ``on_missing``; by default, the mapping's entry for a NaN key
-        if it has one, else NaN (pass ``missing_entry(mapping)``, found once, when calling
-        this for every batch).
-        """
-        if on_missing is None:
-            on_missing = missing_entry(mapping)
-        numbers = [mapping.get(value, np.nan) for value in self.values]
-        numbers.append(on_missing)
-        # Code -1 (missing) picks the last entry, the value for a missing label.
-        return np.asarray(numbers, dtype=np.float64)[self.codes]
-
     def to_objects(self) -> AnyArray:
         """The labels as an object array, NaN where missing."""
         objects = np.empty(len(self.values) + 1, dtype=object)
@@ -200,9 +155,6 @@ class Labels:
         objects[-1] = np.nan
         result: AnyArray = objects[self.codes]
         return result
-
-    def take(self, rows: BoolArray) -> Labels:
-        return Labels(self.codes[rows], self.values)
 
 
 Column: TypeAlias = "AnyArray | Labels"
@@ -250,14 +202,13 @@ class Table:
         self._names: tuple[str, ...] | None = None
 
     @classmethod
-    def from_frame(cls, frame: pd.DataFrame, labels: Mapping[str, Labels] | None = None) -> Table:
-        """The frame's columns; those in ``labels`` are taken from there, already factorized."""
-        known = labels or {}
-        columns = {
-            name: known[name] if name in known else _to_column(array)
-            for name, array in zip(frame.columns.tolist(), column_arrays(frame))
-        }
-        return cls(columns, len(frame))
+    def from_arrays(cls, names: Sequence[str], arrays: Sequence[Any], n_rows: int) -> Table:
+        """Columns from raw arrays: numbers stay arrays, text is factorized into labels."""
+        return cls({name: _to_column(array) for name, array in zip(names, arrays)}, n_rows)
+
+    @classmethod
+    def from_frame(cls, frame: pd.DataFrame) -> Table:
+        return cls.from_arrays(frame.columns.tolist(), column_arrays(frame), len(frame))
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -282,6 +233,19 @@ class Table:
             raise NotCompiled(f"column {name!r} holds neither labels nor numbers")
         return Labels.from_array(column)
 
+    def block(self, names: Sequence[str]) -> FloatArray:
+        """The named numeric columns as one new float64 array, a row per column, C-ordered."""
+        columns = [self.columns[name] for name in names]
+        ndarray = np.ndarray  # _is_numeric, inlined: this runs once per column per chunk
+        if not all(type(c) is ndarray and c.dtype.kind in "biuf" for c in columns):
+            raise NotCompiled("a column of the block is not numeric")
+        block: FloatArray = np.array(columns, dtype=np.float64).reshape(len(names), self.n_rows)
+        return block
+
+    def to_matrix(self, names: Sequence[str]) -> FloatArray:
+        """The named numeric columns as a new rows-by-columns matrix (Fortran-ordered)."""
+        return self.block(names).T
+
     def replace(self, updates: Mapping[str, Column]) -> Table:
         """A new table: existing names keep their position, new names are appended."""
         columns = dict(self.columns)
@@ -293,36 +257,6 @@ class Table:
         columns = {name: col for name, col in self.columns.items() if name not in dropped}
         return Table(columns, self.n_rows)
 
-    def slice(self, start: int, stop: int) -> Table:
-        """Rows ``start`` to ``stop`` (exclusive), as views."""
-        stop = min(stop, self.n_rows)
-        columns: dict[str, Column] = {
-            name: (
-                Labels(col.codes[start:stop], col.values)
-                if isinstance(col, Labels)
-                else col[start:stop]
-            )
-            for name, col in self.columns.items()
-        }
-        return Table(columns, max(stop - start, 0))
-
-    def take(self, rows: BoolArray) -> Table:
-        columns: dict[str, Column] = {
-            name: col.take(rows) if isinstance(col, Labels) else col[rows]
-            for name, col in self.columns.items()
-        }
-        return Table(columns, int(np.count_nonzero(rows)))
-
-    def to_matrix(self, names: Sequence[str]) -> FloatArray:
-        """The named numeric columns as one float64 matrix, in that order."""
-        columns = [self.columns[name] for name in names]
-        ndarray = np.ndarray  # _is_numeric, inlined: this runs once per column per chunk
-        if not all(type(c) is ndarray and c.dtype.kind in "biuf" for c in columns):
-            raise NotCompiled("a column of the matrix is not numeric")
-        # One C loop over the columns; the transpose is Fortran-ordered, column by column.
-        matrix: FloatArray = np.array(columns, dtype=np.float64).reshape(len(names), -1).T
-        return matrix
-
     def to_frame(self) -> pd.DataFrame:
         """The table as the DataFrame a fitted step expects; labels become objects."""
         data = {
@@ -332,44 +266,56 @@ class Table:
         return pd.DataFrame(data, index=pd.RangeIndex(self.n_rows))
 
 
-State: TypeAlias = "Table | AnyArray"
+State: TypeAlias = "Table | FloatArray"
 StepFunction: TypeAlias = Callable[[State], State]
-EstimatorFunction: TypeAlias = Callable[[State], FloatArray]
-
-# A compiler may return None: this fitted instance has no compiled form (say, an option the
-# compiler does not handle), and the step runs its own transform.
+# A compiled estimator takes the model matrix, rows by features, and never writes to it.
+EstimatorFunction: TypeAlias = Callable[[FloatArray], FloatArray]
+# A compiler returns None when this fitted instance has options it does not handle. An
+# estimator's compiler also gets the pipeline step's name, for the estimators it holds.
 TransformerCompiler: TypeAlias = Callable[[Any], "StepFunction | None"]
-EstimatorCompiler: TypeAlias = Callable[[Any], "EstimatorFunction | None"]
-TRANSFORMERS: dict[str, TransformerCompiler] = {}
-ESTIMATORS: dict[str, EstimatorCompiler] = {}
+EstimatorCompiler: TypeAlias = Callable[[Any, str], "EstimatorFunction | None"]
 
 
-def class_path(obj: object) -> str:
-    """The import path of an object's class, the registry's key."""
-    cls = type(obj)
-    return f"{cls.__module__}.{cls.__qualname__}"
+# Up to this many rows, weighted_row_sums adds a row's terms with one numpy call; for more,
+# it adds them column by column, which costs a call per column but no rows-by-terms copy.
+ACCUMULATE_MAX_ROWS = 256
 
 
-def compiles(*class_paths: str) -> Callable[[TransformerCompiler], TransformerCompiler]:
-    """Register a transformer compiler for the classes at ``class_paths``."""
+def weighted_row_sums(
+    *, matrix: FloatArray, weights: FloatArray, columns: Sequence[int] | None = None
+) -> FloatArray:
+    """For each row, the sum of ``matrix[row, columns[i]] * weights[i]``, added in order of i.
 
-    def register(compiler: TransformerCompiler) -> TransformerCompiler:
-        for path in class_paths:
-            TRANSFORMERS[path] = compiler
-        return compiler
+    Floating-point addition is not associative, so the order of the additions decides the
+    last bits of a sum. Both ways below add each row's terms first to last, so a row's sum
+    is the same, bit for bit, whatever the number of rows; a matrix product or ``sum`` would
+    let BLAS or numpy's pairwise summation choose the order by the array's shape.
 
-    return register
+    Parameters
+    ----------
+    matrix : ndarray of float64
+        Rows by columns.
+    weights : ndarray of float64
+        One weight per column used.
+    columns : sequence of int, default=None
+        The columns used, in order; all of them by default.
 
-
-def compiles_estimator(*class_paths: str) -> Callable[[EstimatorCompiler], EstimatorCompiler]:
-    """Register a final-estimator compiler for the classes at ``class_paths``."""
-
-    def register(compiler: EstimatorCompiler) -> EstimatorCompiler:
-        for path in class_paths:
-            ESTIMATORS[path] = compiler
-        return compiler
-
-    return register
+    Returns
+    -------
+    ndarray of float64
+        One contiguous sum per row.
+    """
+    used = list(range(matrix.shape[1])) if columns is None else list(columns)
+    if not used:
+        return np.zeros(len(matrix))
+    if len(matrix) <= ACCUMULATE_MAX_ROWS:
+        # np.add.accumulate is sequential by definition: term 0, then + term 1, ...
+        terms = matrix[:, used] * weights
+        return np.ascontiguousarray(np.add.accumulate(terms, axis=1)[:, -1])
+    total: FloatArray = matrix[:, used[0]] * weights[0]
+    for column, weight in zip(used[1:], weights[1:]):
+        total += matrix[:, column] * weight
+    return total
 
 
 # ---------------------------------------------------------------------------------------
@@ -377,242 +323,180 @@ def compiles_estimator(*class_paths: str) -> Callable[[EstimatorCompiler], Estim
 # ---------------------------------------------------------------------------------------
 
 
-def _as_step_input(state: State) -> pd.DataFrame | AnyArray:
+def _as_step_input(state: State) -> pd.DataFrame | FloatArray:
     return state.to_frame() if isinstance(state, Table) else state
-
-
-def _from_step_output(output: Any) -> State:
-    if isinstance(output, pd.DataFrame):
-        return Table.from_frame(output)
-    return np.asarray(output)
 
 
 def run_fitted_transform(step: Any, state: State) -> State:
     """Run a fitted step's own ``transform`` on the DataFrame (or array) the table stands for."""
-    return _from_step_output(step.transform(_as_step_input(state)))
+    output = step.transform(_as_step_input(state))
+    if isinstance(output, pd.DataFrame):
+        return Table.from_frame(output)
+    return np.asarray(output, dtype=np.float64)
 
 
-def _names_in(step: Any) -> tuple[str, ...] | None:
-    names = getattr(step, "feature_names_in_", None)
-    return None if names is None else tuple(names)
+def _names_in(step: Any) -> tuple[str, ...]:
+    return tuple(step.feature_names_in_)
 
 
-def _expect_table(state: State, names_in: tuple[str, ...] | None) -> Table:
+def _expect_table(state: State, names_in: tuple[str, ...]) -> Table:
     """The state as a table with exactly the columns, in order, that the step was fitted on.
 
     Anything else (an array, other or reordered columns) is left to the fitted step, which
     reorders, converts or raises as it would inside the pipeline.
     """
-    if not isinstance(state, Table):
-        raise NotCompiled("array input")
-    if names_in is None or state.names != names_in:
+    if not isinstance(state, Table) or state.names != names_in:
         raise NotCompiled("columns differ from those seen in fit")
     return state
 
 
-def _expect_matrix(state: State, step: Any, *, is_written: bool) -> FloatArray:
-    """The float64 matrix a scikit-learn step would make from the state.
-
-    A table becomes a new matrix. An array is copied only if the step writes to it
-    (``is_written``): it may be the caller's, or another step's output still in use.
-    """
-    names_in = _names_in(step)
-    if isinstance(state, Table):
-        if names_in is None or state.names != names_in:
-            raise NotCompiled("columns differ from those seen in fit")
-        return state.to_matrix(names_in)
-    if names_in is not None or state.ndim != 2 or state.shape[1] != step.n_features_in_:
-        raise NotCompiled("array does not match the fit")
-    if state.dtype.kind not in "biuf":
-        raise NotCompiled("non-numeric array")
-    if is_written:
-        return np.array(state, dtype=np.float64, order="F")
-    return np.asarray(state, dtype=np.float64)
+def _expect_finite(values: AnyArray) -> None:
+    if not np.isfinite(values).all():
+        raise NotCompiled("a missing or infinite number: the fitted step decides")
 
 
-def _has_nan(column: AnyArray) -> bool:
-    if column.dtype.kind != "f":
-        return False  # integers and booleans hold no NaN
-    if len(column) <= SMALL_COLUMN:
-        return any(value != value for value in column.tolist())  # NaN alone is not itself
-    return bool(np.isnan(column).any())
-
-
-def _fill_nan(column: AnyArray, value: Any) -> AnyArray:
-    if not _has_nan(column):
-        return column
-    filled = column.copy()
-    filled[np.isnan(column)] = value
-    return filled
-
-
-def _is_number(value: object) -> bool:
-    return isinstance(value, (int, float, np.number)) and not isinstance(value, (bool, np.bool_))
-
-
-def _check_no_missing(columns: Iterable[Column], message: str) -> None:
-    for column in columns:
-        has_missing = (
-            column.has_missing if isinstance(column, Labels) else bool(pd.isna(column).any())
+def _compile_guarded(compile_step: Callable[[], Any] | None, fitted: Any, step_name: str) -> Any:
+    """What ``compile_step()`` builds for ``fitted``, or None if it raises."""
+    if compile_step is None:
+        return None
+    try:
+        return compile_step()
+    except Exception as error:  # whatever a library release changed, score without it
+        _LOGGER.warning(
+            "Step %r (%s) runs its own transform or predict: building its compiled form "
+            "failed with %s: %s",
+            step_name,
+            type(fitted).__name__,
+            type(error).__name__,
+            error,
         )
-        if has_missing:
-            raise ValueError(message)
-
-
-def _check_finite_numbers(table: Table, names: Sequence[str]) -> list[AnyArray]:
-    """feature-engine's numerical-transformer checks: no NaN, then no infinity."""
-    columns = [table.numeric(name) for name in names]
-    if any(_has_nan(column) for column in columns):
-        raise ValueError(_NA_MESSAGE)
-    floats = [column for column in columns if column.dtype.kind == "f"]
-    if floats and np.isinf(np.array(floats)).any():
-        raise ValueError(_INF_MESSAGE)
-    return columns
+        return None
 
 
 # ---------------------------------------------------------------------------------------
-# feature-engine imputers
+# Imputers, encoders and transformations from feature-engine and scikit-learn
 # ---------------------------------------------------------------------------------------
 
 
-@compiles("feature_engine.imputation.categorical.CategoricalImputer")
-def _compile_categorical_imputer(step: Any) -> StepFunction:
+def _fill_missing_labels(table: Table, fills: Mapping[str, Any]) -> Table:
+    updates: dict[str, Column] = {}
+    for name, fill in fills.items():
+        column = table.columns[name]
+        if not isinstance(column, Labels):
+            raise NotCompiled("a label imputer met numbers")
+        updates[name] = column.fill_missing(fill)
+    return table.replace(updates)
+
+
+def _compile_categorical_imputer(step: Any) -> StepFunction | None:
+    if step.return_object:
+        return None
     fills = dict(step.imputer_dict_)
     names_in = _names_in(step)
-    return_object = bool(step.return_object)
+
+    def run(state: State) -> State:
+        return _fill_missing_labels(_expect_table(state, names_in), fills)
+
+    return run
+
+
+def _compile_mean_median_imputer(step: Any) -> StepFunction:
+    fills = {name: float(fill) for name, fill in step.imputer_dict_.items()}
+    names_in = _names_in(step)
 
     def run(state: State) -> State:
         table = _expect_table(state, names_in)
         updates: dict[str, Column] = {}
         for name, fill in fills.items():
-            column = table.columns[name]
-            if isinstance(column, Labels):
-                updates[name] = column.fill_missing(fill)
-            elif _is_numeric(column) and _is_number(fill) and not return_object:
-                assert isinstance(column, np.ndarray)
-                updates[name] = _fill_nan(column, fill)
-            else:
-                raise NotCompiled("numbers stored as objects, or filled with text")
+            column = table.numeric(name)
+            missing = np.isnan(column) if column.dtype.kind == "f" else None
+            updates[name] = column if missing is None else np.where(missing, fill, column)
         return table.replace(updates)
 
     return run
 
 
-@compiles(
-    "feature_engine.imputation.mean_median.MeanMedianImputer",
-    "feature_engine.imputation.arbitrary_number.ArbitraryNumberImputer",
-    "feature_engine.imputation.end_tail.EndTailImputer",
-)
-def _compile_number_imputer(step: Any) -> StepFunction:
-    fills = dict(step.imputer_dict_)
-    names_in = _names_in(step)
-
-    def run(state: State) -> State:
-        table = _expect_table(state, names_in)
-        return table.replace(
-            {name: _fill_nan(table.numeric(name), fill) for name, fill in fills.items()}
-        )
-
-    return run
-
-
-@compiles("feature_engine.imputation.missing_indicator.AddMissingIndicator")
-def _compile_missing_indicator(step: Any) -> StepFunction:
-    variables = list(step.variables_)
-    names_in = _names_in(step)
-
-    def run(state: State) -> State:
-        table = _expect_table(state, names_in)
-        updates: dict[str, Column] = {}
-        for name in variables:
-            column = table.columns[name]
-            if isinstance(column, Labels):
-                is_missing = column.codes < 0
-            elif _is_numeric(column):
-                assert isinstance(column, np.ndarray)
-                is_missing = np.isnan(column) if column.dtype.kind == "f" else column != column
-            else:
-                raise NotCompiled("indicator of a column that is neither labels nor numbers")
-            updates[f"{name}_na"] = is_missing.astype(np.int8)
-        if any(new_name in table.columns for new_name in updates):
-            raise NotCompiled("an indicator's name is taken")  # pandas would repeat the name
-        return table.replace(updates)
-
-    return run
-
-
-# ---------------------------------------------------------------------------------------
-# feature-engine encoders
-# ---------------------------------------------------------------------------------------
-
-
-@compiles("feature_engine.encoding.rare_label.RareLabelEncoder")
 def _compile_rare_label_encoder(step: Any) -> StepFunction:
     frequent = {name: set(labels) for name, labels in step.encoder_dict_.items()}
     replace_with = step.replace_with
-    is_missing_an_error = step.missing_values == "raise"
+    is_missing_refused = step.missing_values == "raise"
     names_in = _names_in(step)
 
     def run(state: State) -> State:
         table = _expect_table(state, names_in)
-        columns = {name: table.labels(name) for name in frequent}
-        if is_missing_an_error:
-            _check_no_missing(columns.values(), _OPTIONAL_NA_MESSAGE)
         updates: dict[str, Column] = {}
-        for name, column in columns.items():
-            keep = frequent[name]
-            # A missing value keeps its code -1: feature-engine's isin() lists NaN as kept.
-            updates[name] = Labels(
-                column.codes,
-                [label if label in keep else replace_with for label in column.values],
-            )
+        for name, keep in frequent.items():
+            column = table.labels(name)
+            if is_missing_refused and column.has_missing:
+                raise NotCompiled("a missing label the encoder refuses")
+            # A missing value keeps its code -1: feature-engine keeps it as it is.
+            kept = [label if label in keep else replace_with for label in column.values]
+            updates[name] = Labels(column.codes, kept)
         return table.replace(updates)
 
     return run
 
 
-@compiles(
-    "feature_engine.encoding.ordinal.OrdinalEncoder",
-    "feature_engine.encoding.count_frequency.CountFrequencyEncoder",
-    "feature_engine.encoding.mean_encoding.MeanEncoder",
-)
-def _compile_mapping_encoder(step: Any) -> StepFunction:
-    mappings = {name: dict(mapping) for name, mapping in step.encoder_dict_.items()}
-    on_missing = {name: missing_entry(mapping) for name, mapping in mappings.items()}
-    variables = list(step.variables_)
-    unseen = step.unseen
-    unseen_code = getattr(step, "_unseen", np.nan)  # what fit chose for unseen="encode"
-    is_missing_an_error = step.missing_values == "raise"
+def _compile_math_features(step: Any) -> StepFunction | None:
+    """feature-engine's ``MathFeatures`` with ``func="prod"``: one new column, a product."""
     names_in = _names_in(step)
+    new_names = [str(name) for name in step.get_feature_names_out()][len(names_in) :]
+    if step.func != "prod" or step.missing_values != "raise" or len(new_names) != 1:
+        return None
+    if step.drop_original:
+        return None
+    variables, new_name = list(step.variables_), new_names[0]
 
     def run(state: State) -> State:
         table = _expect_table(state, names_in)
-        columns = {name: table.labels(name) for name in {*variables, *mappings}}
-        if is_missing_an_error:
-            _check_no_missing((columns[name] for name in variables), _OPTIONAL_NA_MESSAGE)
-        encoded = {
-            name: columns[name].lookup(mapping, on_missing[name])
-            for name, mapping in mappings.items()
-        }
-        if unseen == "encode":
-            encoded = {name: _fill_nan(numbers, unseen_code) for name, numbers in encoded.items()}
-        else:
-            with_nan = [name for name, numbers in encoded.items() if np.isnan(numbers).any()]
-            if with_nan:
-                message = (
-                    "During the encoding, NaN values were introduced in the feature(s) "
-                    f"{', '.join(with_nan)}."
-                )
-                if unseen == "raise":
-                    raise ValueError(message)
-                warnings.warn(message, UserWarning, stacklevel=2)
-        return table.replace(dict(encoded))
+        factors = [table.numeric(name).astype(np.float64, copy=False) for name in variables]
+        product = factors[0]
+        for factor in factors[1:]:  # left to right, as the reduction over a row does
+            product = product * factor
+        _expect_finite(product)
+        return table.replace({new_name: product})
 
     return run
 
 
-def _first_equal(label: Any, categories: Sequence[Any]) -> int | None:
-    return next((j for j, category in enumerate(categories) if bool(label == category)), None)
+def _compile_log_cp_transformer(step: Any) -> StepFunction | None:
+    if step.base != "e":
+        return None
+    variables = list(step.variables_)
+    offsets = step.C_  # one number, or one per variable
+    shifts = [offsets[name] if isinstance(offsets, Mapping) else offsets for name in variables]
+    offset_column = np.array(shifts, dtype=np.float64).reshape(-1, 1)
+    names_in = _names_in(step)
+
+    def run(state: State) -> State:
+        table = _expect_table(state, names_in)
+        # One row of the block per variable; contiguous, so np.log takes one code path.
+        shifted = table.block(variables) + offset_column
+        _expect_finite(shifted)
+        if (shifted <= 0).any():
+            raise NotCompiled("no log of zero or below: the fitted step raises")
+        return table.replace(dict(zip(variables, np.log(shifted))))
+
+    return run
+
+
+def _compile_robust_scaler(step: Any) -> StepFunction:
+    center = np.asarray(step.center_, dtype=np.float64) if step.with_centering else None
+    scale = np.asarray(step.scale_, dtype=np.float64) if step.with_scaling else None
+    names_in = _names_in(step)
+    n_features = int(step.n_features_in_)
+
+    def run(state: State) -> State:
+        matrix = _expect_table(state, names_in).to_matrix(names_in)
+        if matrix.shape[1] != n_features or np.isinf(matrix).any():
+            raise NotCompiled("infinity, which the scaler refuses")
+        if center is not None:
+            matrix -= center
+        if scale is not None:
+            matrix /= scale
+        return matrix
+
+    return run
 
 
 class _OneHot:
@@ -621,145 +505,50 @@ class _OneHot:
     Parameters
     ----------
     categories : sequence
-        The categories, in output column order.
-    dtype : numpy dtype
-        The output's dtype.
-    place : callable
-        The position of a label among the categories, or None if it is none of them.
-    on_missing : int or None, default=None
-        The position of a missing value, or None (no category is set).
+        The categories, in output column order; NaN, if there, is the missing values'.
     """
 
-    def __init__(
-        self,
-        categories: Sequence[Any],
-        dtype: Any,
-        place: Callable[[Any], int | None],
-        on_missing: int | None = None,
-    ) -> None:
+    def __init__(self, categories: Sequence[Any]) -> None:
         self.n_categories = len(categories)
-        # Row j is category j; the extra last row, all zeros, is for "none of them".
-        self._rows = np.vstack(
-            [np.eye(self.n_categories, dtype=dtype), np.zeros((1, self.n_categories), dtype)]
+        # scikit-learn looks labels up in a dict of its categories, NaN (kept last) aside.
+        self._places = {
+            value: j for j, value in enumerate(categories) if not _is_missing_label(value)
+        }
+        self._on_missing = next(
+            (j for j, value in enumerate(categories) if _is_missing_label(value)),
+            self.n_categories,  # NaN unseen in fit: no category, an all-zero row
         )
-        self._place = place
-        self._on_missing = self.n_categories if on_missing is None else on_missing
+        # Row j is category j; the extra last row, all zeros, is for "none of them".
+        self._rows = np.vstack([np.eye(self.n_categories), np.zeros((1, self.n_categories))])
 
-    def positions(self, labels: Labels) -> CodeArray:
-        """Each row's category position; ``n_categories`` where it has none."""
-        placed = [self._place(value) for value in labels.values]
-        index = [self.n_categories if j is None else j for j in placed]
+    def encode(self, labels: Labels) -> FloatArray:
+        """The one-hot matrix, rows by categories: one fancy index, not one pass per category."""
+        index = [self._places.get(value, self.n_categories) for value in labels.values]
         index.append(self._on_missing)  # code -1 picks this last entry
-        positions: CodeArray = np.asarray(index, dtype=np.intp)[labels.codes]
-        return positions
-
-    def encode(self, labels: Labels, positions: CodeArray | None = None) -> AnyArray:
-        """The one-hot matrix, rows by columns: one fancy index, not one pass per category."""
-        rows: AnyArray = self._rows[self.positions(labels) if positions is None else positions]
+        rows: FloatArray = self._rows[np.asarray(index, dtype=np.intp)[labels.codes]]
         return rows
 
 
-@compiles("feature_engine.encoding.one_hot.OneHotEncoder")
-def _compile_one_hot_encoder(step: Any) -> StepFunction | None:
-    categories = {name: list(step.encoder_dict_[name]) for name in step.variables_}
-    if any(len(set(found)) != len(found) for found in categories.values()):
-        return None  # categories equal to each other (1 and True): leave == to pandas
-    names_in = _names_in(step)
-
-    # feature-engine compares with ==: a label matches the first category equal to it.
-    encoders = {
-        name: _OneHot(found, np.int64, functools.partial(_first_equal, categories=found))
-        for name, found in categories.items()
-    }
-
-    def run(state: State) -> State:
-        table = _expect_table(state, names_in)
-        columns = {name: table.labels(name) for name in categories}
-        _check_no_missing(columns.values(), _NA_MESSAGE)
-        dummies: dict[str, Column] = {}
-        for name, column in columns.items():
-            rows = encoders[name].encode(column)
-            dummies.update(zip([f"{name}_{category}" for category in categories[name]], rows.T))
-        remaining = table.drop(categories)
-        if any(dummy in remaining.columns for dummy in dummies) or len(dummies) != sum(
-            map(len, categories.values())
-        ):
-            raise NotCompiled("a dummy column's name is taken")  # pandas would repeat it
-        return remaining.replace(dummies)
-
-    return run
-
-
-@compiles("feature_engine.wrappers.wrappers.SklearnTransformerWrapper")
-def _compile_sklearn_transformer_wrapper(step: Any) -> StepFunction | None:
-    """feature-engine's wrapper around a scikit-learn transformer, for the ones handled here.
-
-    The wrapper hands the wrapped transformer ``X[variables_]``: a OneHotEncoder's columns
-    are appended after the ones the wrapper keeps, a SimpleImputer's replace its variables.
-    Other wrapped transformers run their own transform.
-    """
-    wrapped = step.transformer_
-    if _transform_output(wrapped) != "default":
-        return None
-    compile_wrapped = _WRAPPED.get(class_path(wrapped))
-    if compile_wrapped is None:
-        return None
-    return compile_wrapped(wrapped, list(step.variables_), _names_in(step))
-
-
-def _compile_wrapped_simple_imputer(
-    imputer: Any, variables: list[str], names_in: tuple[str, ...] | None
-) -> StepFunction | None:
-    fills = list(imputer.statistics_)
-    if (
-        not _is_missing_label(imputer.missing_values)
-        or imputer.add_indicator
-        or any(_is_missing_label(fill) for fill in fills)  # an all-missing column, dropped
-    ):
-        return None
-
-    def run(state: State) -> State:
-        table = _expect_table(state, names_in)
-        updates: dict[str, Column] = {}
-        for name, fill in zip(variables, fills):
-            column = table.columns[name]
-            if isinstance(column, Labels):
-                updates[name] = column.fill_missing(fill)
-            elif _is_numeric(column) and _is_number(fill):
-                assert isinstance(column, np.ndarray)
-                updates[name] = _fill_nan(column, fill)
-            else:
-                raise NotCompiled("numbers filled with text")
-        return table.replace(updates)
-
-    return run
-
-
 def _compile_wrapped_one_hot_encoder(
-    encoder: Any, variables: list[str], names_in: tuple[str, ...] | None
+    encoder: Any, variables: list[str], names_in: tuple[str, ...]
 ) -> StepFunction | None:
-    """scikit-learn's OneHotEncoder, dense and dropping nothing."""
+    """scikit-learn's OneHotEncoder: dense, float64, unknown labels ignored, nothing dropped."""
     if (
         encoder.sparse_output
         or encoder.drop is not None
-        or getattr(encoder, "_infrequent_enabled", True)
-        or encoder.handle_unknown not in ("ignore", "error")
+        or encoder.min_frequency is not None
+        or encoder.max_categories is not None
+        or encoder.handle_unknown != "ignore"
+        or np.dtype(encoder.dtype) != np.float64
     ):
         return None
-    names_out = [str(name) for name in encoder.get_feature_names_out(variables)]
     categories = [list(found) for found in encoder.categories_]
+    names_out = [str(name) for name in encoder.get_feature_names_out(variables)]
     if len(names_out) != sum(map(len, categories)):
         return None
-    encoders = []
+    encoders, names_by_variable, start = [], [], 0
     for found in categories:
-        # scikit-learn looks labels up in a dict of its categories, NaN (kept last) aside.
-        places = {value: j for j, value in enumerate(found) if not _is_missing_label(value)}
-        on_missing = next((j for j, value in enumerate(found) if _is_missing_label(value)), None)
-        encoders.append(_OneHot(found, encoder.dtype, places.get, on_missing))
-    is_unknown_an_error = encoder.handle_unknown == "error"
-    names_by_variable = []
-    start = 0
-    for found in categories:
+        encoders.append(_OneHot(found))
         names_by_variable.append(names_out[start : start + len(found)])
         start += len(found)
 
@@ -767,163 +556,74 @@ def _compile_wrapped_one_hot_encoder(
         table = _expect_table(state, names_in)
         dummies: dict[str, Column] = {}
         for variable, one_hot, names in zip(variables, encoders, names_by_variable):
-            labels = table.labels(variable)
-            positions = one_hot.positions(labels)
-            if is_unknown_an_error and (positions == one_hot.n_categories).any():
-                raise NotCompiled("unknown category")  # the encoder words the error
-            dummies.update(zip(names, one_hot.encode(labels, positions).T))
+            dummies.update(zip(names, one_hot.encode(table.labels(variable)).T))
         remaining = table.drop(variables)
         if any(name in remaining.columns for name in dummies):
-            raise NotCompiled("a dummy column's name is taken")
+            raise NotCompiled("a dummy column's name is taken")  # pandas would repeat it
         return remaining.replace(dummies)
 
     return run
 
 
-_WRAPPED: dict[str, Callable[[Any, list[str], "tuple[str, ...] | None"], "StepFunction | None"]] = {
-    "sklearn.impute._base.SimpleImputer": _compile_wrapped_simple_imputer,
-    "sklearn.preprocessing._encoders.OneHotEncoder": _compile_wrapped_one_hot_encoder,
-}
-
-
-# ---------------------------------------------------------------------------------------
-# feature-engine creation, numerical transformations and selection
-# ---------------------------------------------------------------------------------------
-
-# Row-wise reductions that DataFrame.agg(name, axis=1) computes as the numpy reduction of
-# the same name when no value is missing (missing_values="raise" guarantees that).
-_ROW_REDUCTIONS: dict[str, Callable[..., AnyArray]] = {
-    "sum": np.sum,
-    "prod": np.prod,
-    "mean": np.mean,
-    "min": np.min,
-    "max": np.max,
-}
-
-
-@compiles("feature_engine.creation.math_features.MathFeatures")
-def _compile_math_features(step: Any) -> StepFunction | None:
-    reduce = _ROW_REDUCTIONS.get(step.func) if isinstance(step.func, str) else None
-    if reduce is None or step.missing_values != "raise":
+def _compile_wrapped_simple_imputer(
+    imputer: Any, variables: list[str], names_in: tuple[str, ...]
+) -> StepFunction | None:
+    """scikit-learn's SimpleImputer filling missing labels (``most_frequent``)."""
+    fills = list(imputer.statistics_)
+    if (
+        not _is_missing_label(imputer.missing_values)
+        or imputer.add_indicator
+        or any(_is_missing_label(fill) or not isinstance(fill, str) for fill in fills)
+    ):
         return None
-    new_names = step._get_new_features_name()
-    if step.variables is None or len(new_names) != 1:
+    by_variable = dict(zip(variables, fills))
+
+    def run(state: State) -> State:
+        return _fill_missing_labels(_expect_table(state, names_in), by_variable)
+
+    return run
+
+
+def _compile_sklearn_transformer_wrapper(step: Any) -> StepFunction | None:
+    """feature-engine's wrapper around the scikit-learn transformers the pipeline wraps.
+
+    The wrapper hands the wrapped transformer ``X[variables_]``: a OneHotEncoder's columns
+    are appended after the ones the wrapper keeps, a SimpleImputer's replace its variables.
+    """
+    from sklearn.impute import SimpleImputer
+    from sklearn.preprocessing import OneHotEncoder
+
+    wrapped = step.transformer_
+    compilers = {
+        OneHotEncoder: _compile_wrapped_one_hot_encoder,
+        SimpleImputer: _compile_wrapped_simple_imputer,
+    }
+    compile_wrapped = compilers.get(type(wrapped))
+    if compile_wrapped is None:
         return None
-    variables, new_name = list(step.variables), new_names[0]
-    drops_original = bool(step.drop_original)
-    names_in = _names_in(step)
-
-    def run(state: State) -> State:
-        table = _expect_table(state, names_in)
-        columns = _check_finite_numbers(table, variables)
-        if new_name in table.columns:
-            raise NotCompiled("the new column's name is taken")
-        combined = reduce(np.column_stack(columns), axis=1)
-        result = table.replace({new_name: combined})
-        return result.drop(variables) if drops_original else result
-
-    return run
+    return compile_wrapped(wrapped, list(step.variables_), _names_in(step))
 
 
 # ---------------------------------------------------------------------------------------
+# This package's transformers: the arithmetic is features.py's own
 # ---------------------------------------------------------------------------------------
 
 
-@compiles(
-    "feature_engine.transformation.log.LogTransformer",
-    "feature_engine.transformation.log.LogCpTransformer",
-)
-def _compile_log_transformer(step: Any) -> StepFunction:
+def _compile_range_capper(step: Any) -> StepFunction:
     variables = list(step.variables_)
-    offsets = getattr(step, "C_", 0)  # LogCpTransformer: a number, or one per variable
-    # DataFrame + dict aligns on column names: a variable the dict lacks gets NaN.
-    shifts = [
-        offsets.get(name, np.nan) if isinstance(offsets, Mapping) else offsets for name in variables
-    ]
-    offsets_column = np.array(shifts, dtype=np.float64).reshape(-1, 1)
-    log = np.log if step.base == "e" else np.log10
-    has_offset = hasattr(step, "C_")
+    lower = np.array([step.lower_[name] for name in variables], dtype=np.float64)[:, None]
+    upper = np.array([step.upper_[name] for name in variables], dtype=np.float64)[:, None]
     names_in = _names_in(step)
 
     def run(state: State) -> State:
         table = _expect_table(state, names_in)
-        columns = _check_finite_numbers(table, variables)
-        # All variables at once: one row of the block per variable.
-        shifted = np.array(columns, dtype=np.float64).reshape(len(columns), -1) + offsets_column
-        if (shifted <= 0).any():
-            raise ValueError(
-                "Some variables contain zero or negative values after adding constant C, "
-                "can't apply log."
-                if has_offset
-                else "Some variables contain zero or negative values, can't apply log"
-            )
-        return table.replace(dict(zip(variables, log(shifted))))
+        # All columns in one call: a row of the block per column, each held to its range.
+        capped = clip_to_range(table.block(variables), lower, upper)
+        return table.replace(dict(zip(variables, capped)))
 
     return run
 
 
-@compiles("feature_engine.transformation.power.PowerTransformer")
-def _compile_power_transformer(step: Any) -> StepFunction:
-    variables = list(step.variables_)
-    exponent = step.exp
-    names_in = _names_in(step)
-
-    def run(state: State) -> State:
-        table = _expect_table(state, names_in)
-        columns = _check_finite_numbers(table, variables)
-        updates: dict[str, Column] = {
-            name: np.power(column.astype(np.float64), exponent)
-            for name, column in zip(variables, columns)
-        }
-        return table.replace(updates)
-
-    return run
-
-
-@compiles("feature_engine.transformation.yeojohnson.YeoJohnsonTransformer")
-def _compile_yeo_johnson_transformer(step: Any) -> StepFunction:
-    # The formula feature-engine itself calls; imported here, as only this step needs scipy.
-    stats: Any = importlib.import_module("scipy.stats")
-
-    lambdas = dict(step.lambda_dict_)
-    variables = list(step.variables_)
-    names_in = _names_in(step)
-
-    def run(state: State) -> State:
-        table = _expect_table(state, names_in)
-        columns = _check_finite_numbers(table, variables)
-        updates: dict[str, Column] = {
-            name: np.asarray(stats.yeojohnson(column, lmbda=lambdas[name]))
-            for name, column in zip(variables, columns)
-        }
-        return table.replace(updates)
-
-    return run
-
-
-@compiles(
-    "feature_engine.selection.drop_features.DropFeatures",
-    "feature_engine.selection.drop_constant_features.DropConstantFeatures",
-    "feature_engine.selection.drop_duplicate_features.DropDuplicateFeatures",
-    "feature_engine.selection.drop_correlated_features.DropCorrelatedFeatures",
-    "feature_engine.selection.smart_correlation_selection.SmartCorrelatedSelection",
-)
-def _compile_drop_features(step: Any) -> StepFunction:
-    dropped = list(step.features_to_drop_)
-    names_in = _names_in(step)
-
-    def run(state: State) -> State:
-        return _expect_table(state, names_in).drop(dropped)
-
-    return run
-
-
-# ---------------------------------------------------------------------------------------
-# This package's transformers (regression_model.processing.features)
-# ---------------------------------------------------------------------------------------
-
-
-@compiles("regression_model.processing.features.TemporalVariableTransformer")
 def _compile_temporal_variable_transformer(step: Any) -> StepFunction:
     variables = list(step.variables_)
     reference_name = step.reference_variable
@@ -932,28 +632,32 @@ def _compile_temporal_variable_transformer(step: Any) -> StepFunction:
     def run(state: State) -> State:
         table = _expect_table(state, names_in)
         reference = table.numeric(reference_name)  # read once, before any column changes
-        return table.replace({name: reference - table.numeric(name) for name in variables})
-
-    return run
-
-
-@compiles("regression_model.processing.features.Mapper")
-def _compile_mapper(step: Any) -> StepFunction:
-    variables = list(step.variables_)
-    mappings = dict(step.mappings_)
-    on_missing = missing_entry(mappings)
-    names_in = _names_in(step)
-
-    def run(state: State) -> State:
-        table = _expect_table(state, names_in)
         return table.replace(
-            {name: table.labels(name).lookup(mappings, on_missing) for name in variables}
+            {
+                name: years_before(reference=reference, years=table.numeric(name))
+                for name in variables
+            }
         )
 
     return run
 
 
-@compiles("regression_model.processing.features.WeightedSums")
+def _compile_mapper(step: Any) -> StepFunction:
+    variables = list(step.variables_)
+    mapping = dict(step.mappings_)
+    names_in = _names_in(step)
+
+    def run(state: State) -> State:
+        table = _expect_table(state, names_in)
+        updates: dict[str, Column] = {}
+        for name in variables:
+            labels = table.labels(name)
+            updates[name] = map_labels(codes=labels.codes, labels=labels.values, mapping=mapping)
+        return table.replace(updates)
+
+    return run
+
+
 def _compile_weighted_sums(step: Any) -> StepFunction:
     sums = {name: dict(weights) for name, weights in step.sums_.items()}
     names_in = _names_in(step)
@@ -962,219 +666,71 @@ def _compile_weighted_sums(step: Any) -> StepFunction:
         table = _expect_table(state, names_in)
         updates: dict[str, Column] = {}
         for name, weights in sums.items():
-            total: AnyArray = np.zeros(table.n_rows)
-            for column, weight in weights.items():  # in the transformer's order of terms
-                total = total + weight * table.numeric(column).astype(np.float64)
-            updates[name] = total
+            terms = [
+                (table.numeric(column).astype(np.float64, copy=False), weight)
+                for column, weight in weights.items()
+            ]
+            updates[name] = weighted_sum(terms=terms)
         return table.replace(updates)
 
     return run
 
 
-@compiles("regression_model.processing.features.PresenceFlags")
 def _compile_presence_flags(step: Any) -> StepFunction:
     flags = dict(step.flags_)
     names_in = _names_in(step)
 
     def run(state: State) -> State:
         table = _expect_table(state, names_in)
-        updates: dict[str, Column] = {}
-        for name, column in flags.items():
-            values = table.numeric(column).astype(np.float64)
-            updates[name] = np.where(np.isnan(values), np.nan, (values > 0).astype(np.float64))
+        updates: dict[str, Column] = {
+            name: presence_flags(values=table.numeric(column).astype(np.float64, copy=False))
+            for name, column in flags.items()
+        }
         return table.replace(updates)
 
     return run
 
 
 # ---------------------------------------------------------------------------------------
-# scikit-learn scalers: float64 matrix in, matrix (or a table, with pandas output) out
+# Final estimators: the model matrix in, one float64 prediction per row out
 # ---------------------------------------------------------------------------------------
 
 
-def _scaler(step: Any, scale: Callable[[FloatArray], None]) -> StepFunction:
-    """A scikit-learn scaler: NaN passes, infinity raises, then ``scale`` works in place."""
-    names_out: list[str] | None = None
-
-    def run(state: State) -> State:
-        nonlocal names_out
-        output = _transform_output(step)
-        if output not in ("default", "pandas"):
-            raise NotCompiled(f"{output} output")
-        matrix = _expect_matrix(state, step, is_written=True)
-        if np.isinf(matrix).any():
-            raise ValueError("Input X contains infinity or a value too large for dtype('float64').")
-        scale(matrix)
-        if output == "default":
-            return matrix
-        if names_out is None:
-            names_out = [str(name) for name in step.get_feature_names_out()]
-        columns: dict[str, Column] = {name: matrix[:, i] for i, name in enumerate(names_out)}
-        return Table(columns, matrix.shape[0])
-
-    return run
-
-
-def _transform_output(step: Any) -> str:
-    """Where ``set_output`` sends this step's transform: "default", "pandas" or "polars"."""
-    import sklearn
-
-    configured = getattr(step, "_sklearn_output_config", {}).get("transform")
-    return str(configured or sklearn.get_config()["transform_output"])
-
-
-@compiles("sklearn.preprocessing._data.MinMaxScaler")
-def _compile_min_max_scaler(step: Any) -> StepFunction:
-    multiplier, offset = np.asarray(step.scale_), np.asarray(step.min_)
-    low, high = step.feature_range
-    clip = bool(step.clip)
-
-    def scale(matrix: FloatArray) -> None:
-        matrix *= multiplier
-        matrix += offset
-        if clip:
-            np.clip(matrix, low, high, out=matrix)
-
-    return _scaler(step, scale)
-
-
-@compiles("sklearn.preprocessing._data.StandardScaler")
-def _compile_standard_scaler(step: Any) -> StepFunction:
-    return _center_and_divide(
-        step,
-        center=np.asarray(step.mean_) if step.with_mean else None,
-        divisor=np.asarray(step.scale_) if step.with_std else None,
-    )
-
-
-@compiles("sklearn.preprocessing._data.RobustScaler")
-def _compile_robust_scaler(step: Any) -> StepFunction:
-    return _center_and_divide(
-        step,
-        center=np.asarray(step.center_) if step.with_centering else None,
-        divisor=np.asarray(step.scale_) if step.with_scaling else None,
-    )
-
-
-def _center_and_divide(
-    step: Any, *, center: FloatArray | None, divisor: FloatArray | None
-) -> StepFunction:
-    def scale(matrix: FloatArray) -> None:
-        if center is not None:
-            matrix -= center
-        if divisor is not None:
-            matrix /= divisor
-
-    return _scaler(step, scale)
-
-
-# ---------------------------------------------------------------------------------------
-# Final estimators
-# ---------------------------------------------------------------------------------------
-
-
-def _run_fitted_predict(estimator: Any) -> EstimatorFunction:
-    """An estimator without a compiled form predicts from what the pipeline would pass it."""
-
-    def run(state: State) -> FloatArray:
-        return np.asarray(estimator.predict(_as_step_input(state)), dtype=np.float64)
-
-    return run
-
-
-def compile_estimator(estimator: Any) -> EstimatorFunction:
-    """The registered compiled form of a fitted estimator, else its own ``predict``."""
-    compiler = ESTIMATORS.get(class_path(estimator))
-    compiled = None if compiler is None else compiler(estimator)
-    fallback = _run_fitted_predict(estimator)
-    if compiled is None:
-        return fallback
-
-    def run(state: State) -> FloatArray:
-        try:
-            return compiled(state)
-        except NotCompiled:
-            return fallback(state)
-
-    return run
-
-
-@compiles_estimator(
-    "sklearn.linear_model._base.LinearRegression",
-    "sklearn.linear_model._ridge.Ridge",
-    "sklearn.linear_model._ridge.RidgeCV",
-    "sklearn.linear_model._coordinate_descent.Lasso",
-    "sklearn.linear_model._coordinate_descent.LassoCV",
-    "sklearn.linear_model._coordinate_descent.ElasticNet",
-    "sklearn.linear_model._coordinate_descent.ElasticNetCV",
-)
-def _compile_linear_model(estimator: Any) -> EstimatorFunction | None:
-    coef = np.asarray(estimator.coef_, dtype=np.float64)
-    intercept = estimator.intercept_
+def _compile_linear_model(model: Any, step_name: str) -> EstimatorFunction | None:
+    coef = np.asarray(model.coef_, dtype=np.float64)
     if coef.ndim != 1:
         return None  # several targets: leave them to the model
+    intercept = float(model.intercept_)
+    n_features = int(model.n_features_in_)
+    used = np.flatnonzero(coef).tolist()  # a zero coefficient adds nothing to a finite row
+    weights = coef[used]
 
-    def run(state: State) -> FloatArray:
-        matrix = _expect_matrix(state, estimator, is_written=False)
-        # scikit-learn's check_array rejects NaN and infinity before predicting.
-        if not np.isfinite(matrix).all():
-            raise ValueError("Input X contains NaN or infinity.")
-        prediction: FloatArray = matrix @ coef + intercept
+    def run(matrix: FloatArray) -> FloatArray:
+        if matrix.shape[1] != n_features:
+            raise NotCompiled("the matrix is not what fit saw")
+        _expect_finite(matrix)  # scikit-learn refuses NaN and infinity in its own words
+        prediction: FloatArray = (
+            weighted_row_sums(matrix=matrix, weights=weights, columns=used) + intercept
+        )
         return prediction
 
     return run
 
 
-@compiles_estimator("sklearn.compose._target.TransformedTargetRegressor")
-def _compile_transformed_target_regressor(estimator: Any) -> EstimatorFunction:
-    from sklearn.preprocessing import FunctionTransformer
+def _compile_gradient_boosting(model: Any, step_name: str) -> EstimatorFunction | None:
+    """Gradient-boosted trees for a few rows: all trees walked level by level at once.
 
-    regress = compile_estimator(estimator.regressor_)
-    transformer = estimator.transformer_
-    squeeze = getattr(estimator, "_training_dim", 1) == 1
+    scikit-learn starts every row at the initial model's constant prediction and adds
+    ``learning_rate * leaf value`` tree by tree; ``weighted_row_sums`` adds the same terms in
+    the same order, so the walk gives scikit-learn's predictions bit for bit.
+    """
+    from sklearn.dummy import DummyRegressor
 
-    def inverse(prediction: FloatArray) -> Any:
-        if type(transformer) is not FunctionTransformer:
-            return transformer.inverse_transform(prediction)
-        if transformer.validate and not np.isfinite(prediction).all():
-            raise ValueError("Input contains NaN or infinity.")  # its check_array's verdict
-        function = transformer.inverse_func
-        if function is None:
-            return prediction
-        return function(prediction, **(transformer.inv_kw_args or {}))
-
-    def run(state: State) -> FloatArray:
-        prediction = regress(state)
-        if prediction.ndim == 1:
-            prediction = prediction.reshape(-1, 1)
-        result = np.asarray(inverse(prediction))
-        if squeeze and result.ndim == 2 and result.shape[1] == 1:
-            result = result.squeeze(axis=1)
-        return result.astype(np.float64, copy=False)
-
-    return run
-
-
-# Up to this many rows, gradient boosting walks its trees in numpy: a web request's one
-# house then skips scikit-learn's per-call checks (about 0.5 ms for 1,000 trees here). For
-# more rows, scikit-learn's compiled loop over rows is faster, and runs instead.
-TREE_WALK_MAX_ROWS = 8
-
-
-@compiles_estimator("sklearn.ensemble._gb.GradientBoostingRegressor")
-def _compile_gradient_boosting(estimator: Any) -> EstimatorFunction | None:
-    """Gradient-boosted trees for a few rows: all trees walked level by level at once."""
-    stages = estimator.estimators_
-    init = estimator.init_
-    if stages.ndim != 2 or stages.shape[1] != 1:
-        return None
-    if not (init == "zero" or class_path(init) == "sklearn.dummy.DummyRegressor"):
-        return None  # an initial model that depends on X: leave it to the estimator
-    n_features = estimator.n_features_in_
-    # What the initial model predicts is a constant; the estimator computes it for us.
-    start = np.asarray(
-        estimator._raw_predict_init(np.zeros((1, n_features), dtype=np.float32)), np.float64
-    ).ravel()[0]
+    stages = model.estimators_
+    n_features = int(model.n_features_in_)
+    if stages.ndim != 2 or stages.shape[1] != 1 or type(model.init_) is not DummyRegressor:
+        return None  # several outputs, or an initial model that depends on X
+    start = float(np.asarray(model.init_.predict(np.zeros((1, n_features)))).ravel()[0])
     trees = [stage.tree_ for stage in stages[:, 0]]
     offsets = np.cumsum([0] + [tree.node_count for tree in trees])[:-1]
     roots = offsets.astype(np.intp)
@@ -1189,14 +745,13 @@ def _compile_gradient_boosting(estimator: Any) -> EstimatorFunction | None:
     threshold = np.concatenate([t.threshold for t in trees])
     value = np.concatenate([t.value[:, 0, 0] for t in trees])
     depth = max(tree.max_depth for tree in trees)
-    learning_rate = float(estimator.learning_rate)
+    # The start counts once; each tree's leaf value counts learning_rate times.
+    weights = np.array([1.0] + [float(model.learning_rate)] * len(trees))
 
-    def run(state: State) -> FloatArray:
-        if isinstance(state, Table) or len(state) > TREE_WALK_MAX_ROWS:
-            raise NotCompiled("a table, or enough rows for scikit-learn's own loop")
-        matrix = _expect_matrix(state, estimator, is_written=False)
-        if not np.isfinite(matrix).all():
-            raise NotCompiled("non-finite input")  # scikit-learn words the error
+    def run(matrix: FloatArray) -> FloatArray:
+        if len(matrix) > TREE_WALK_MAX_ROWS or matrix.shape[1] != n_features:
+            raise NotCompiled("enough rows for scikit-learn's own loop")
+        _expect_finite(matrix)
         # The trees compare float32 features (scikit-learn's dtype) with float64 thresholds.
         features = matrix.astype(np.float32)
         rows = np.arange(len(features))[:, np.newaxis]
@@ -1205,28 +760,148 @@ def _compile_gradient_boosting(estimator: Any) -> EstimatorFunction | None:
             goes_left = features[rows, feature[node]] <= threshold[node]
             child = np.where(goes_left, left[node], right[node])
             node = np.where(child < 0, node, child)  # a leaf stays where it is
-        prediction: FloatArray = start + (learning_rate * value[node]).sum(axis=1)
-        return prediction
+        terms = np.column_stack([np.full(len(features), start), value[node]])
+        return weighted_row_sums(matrix=terms, weights=weights)
 
     return run
 
 
-@compiles_estimator("sklearn.ensemble._voting.VotingRegressor")
-def _compile_voting_regressor(estimator: Any) -> EstimatorFunction:
-    members = [compile_estimator(member) for member in estimator.estimators_]
-    weights = (
-        None
-        if estimator.weights is None
-        else [
-            weight
-            for (_, member), weight in zip(estimator.estimators, estimator.weights)
+def _compile_voting_regressor(model: Any, step_name: str) -> EstimatorFunction:
+    members = [compile_estimator(member, step_name=step_name) for member in model.estimators_]
+    weights = np.array(
+        [
+            1.0 if model.weights is None else float(model.weights[position])
+            for position, (_, member) in enumerate(model.estimators)
             if member != "drop"
         ]
     )
+    total_weight = float(weights.sum())
 
-    def run(state: State) -> FloatArray:
-        predictions = np.asarray([predict(state) for predict in members]).T
-        return np.asarray(np.average(predictions, axis=1, weights=weights), dtype=np.float64)
+    def run(matrix: FloatArray) -> FloatArray:
+        predictions = np.column_stack([predict(matrix) for predict in members])
+        average: FloatArray = weighted_row_sums(matrix=predictions, weights=weights) / total_weight
+        return average
+
+    return run
+
+
+def _compile_transformed_target_regressor(model: Any, step_name: str) -> EstimatorFunction | None:
+    """The regressor's prediction through ``inverse_func`` (func/inverse_func form only)."""
+    if model.transformer is not None or model.inverse_func is None:
+        return None
+    regress = compile_estimator(model.regressor_, step_name=step_name)
+    inverse = model.inverse_func
+
+    def run(matrix: FloatArray) -> FloatArray:
+        prediction = regress(matrix)
+        _expect_finite(prediction)  # scikit-learn's transformer refuses it in its own words
+        result: FloatArray = np.asarray(inverse(np.ascontiguousarray(prediction)), np.float64)
+        return result
+
+    return run
+
+
+def _compile_price_band_regressor(model: Any, step_name: str) -> EstimatorFunction:
+    regress = compile_estimator(model.regressor_, step_name=step_name)
+    lower, upper = float(model.lower_), float(model.upper_)
+
+    def run(matrix: FloatArray) -> FloatArray:
+        banded: FloatArray = clip_to_range(regress(matrix), lower, upper)
+        return banded
+
+    return run
+
+
+# The libraries' classes are imported in these two functions, on first use, so that
+# importing this module (and regression_model.predict) stays light.
+
+
+@functools.cache
+def _transformer_compilers() -> dict[type, TransformerCompiler]:
+    """Every transformer class ``pipeline.py`` builds, by class object, with its compiler."""
+    from feature_engine.creation import MathFeatures
+    from feature_engine.encoding import RareLabelEncoder
+    from feature_engine.imputation import CategoricalImputer, MeanMedianImputer
+    from feature_engine.transformation import LogCpTransformer
+    from feature_engine.wrappers import SklearnTransformerWrapper
+    from sklearn.preprocessing import RobustScaler
+
+    return {
+        RangeCapper: _compile_range_capper,
+        CategoricalImputer: _compile_categorical_imputer,
+        SklearnTransformerWrapper: _compile_sklearn_transformer_wrapper,
+        MeanMedianImputer: _compile_mean_median_imputer,
+        TemporalVariableTransformer: _compile_temporal_variable_transformer,
+        Mapper: _compile_mapper,
+        WeightedSums: _compile_weighted_sums,
+        MathFeatures: _compile_math_features,
+        PresenceFlags: _compile_presence_flags,
+        LogCpTransformer: _compile_log_cp_transformer,
+        RareLabelEncoder: _compile_rare_label_encoder,
+        RobustScaler: _compile_robust_scaler,
+    }
+
+
+@functools.cache
+def _estimator_compilers() -> dict[type, EstimatorCompiler]:
+    """Every estimator class ``pipeline.py`` builds that has a compiled form, by class object.
+
+    ``HistGradientBoostingRegressor`` has none: its fitted trees are private state, and its
+    own ``predict`` on the model matrix is fast.
+    """
+    from sklearn.compose import TransformedTargetRegressor
+    from sklearn.ensemble import GradientBoostingRegressor, VotingRegressor
+    from sklearn.linear_model import ElasticNet, Lasso
+
+    return {
+        PriceBandRegressor: _compile_price_band_regressor,
+        TransformedTargetRegressor: _compile_transformed_target_regressor,
+        VotingRegressor: _compile_voting_regressor,
+        Lasso: _compile_linear_model,
+        ElasticNet: _compile_linear_model,
+        GradientBoostingRegressor: _compile_gradient_boosting,
+    }
+
+
+def compiled_classes() -> frozenset[type]:
+    """The step classes that have a compiled form."""
+    return frozenset([*_transformer_compilers(), *_estimator_compilers()])
+
+
+def compile_estimator(estimator: Any, *, step_name: str) -> EstimatorFunction:
+    """The compiled form of a fitted estimator, falling back to its own ``predict``.
+
+    Parameters
+    ----------
+    estimator : estimator
+        A fitted regressor.
+    step_name : str
+        The pipeline step it belongs to, for the warning if its compiler fails.
+
+    Returns
+    -------
+    callable
+        Predictions from the model matrix, rows by features.
+    """
+    compiler = _estimator_compilers().get(type(estimator))
+    compiled = _compile_guarded(
+        None if compiler is None else functools.partial(compiler, estimator, step_name),
+        estimator,
+        step_name,
+    )
+
+    def fallback(matrix: FloatArray) -> FloatArray:
+        return np.asarray(estimator.predict(matrix), dtype=np.float64)
+
+    if compiled is None:
+        return fallback
+
+    def run(matrix: FloatArray) -> FloatArray:
+        try:
+            prediction: FloatArray = compiled(matrix)
+            return prediction
+        except NotCompiled:
+            return fallback(matrix)
 
     return run
 
@@ -1238,7 +913,7 @@ def _compile_voting_regressor(estimator: Any) -> EstimatorFunction:
 
 @dataclass(frozen=True)
 class CompiledStep:
-    """One pipeline step: the fitted step and, if its class is registered, its compiled form."""
+    """One pipeline step: the fitted step and, if it has one, its compiled form."""
 
     name: str
     fitted: Any
@@ -1262,68 +937,61 @@ class PipelineScorer:
     ----------
     steps : tuple of CompiledStep
         The transformers, in pipeline order.
-    estimator_name : str
-        The name of the final step.
+    fallback_steps : list of str
+        The steps that run their own ``transform`` or ``predict``.
     """
 
     def __init__(
-        self, steps: tuple[CompiledStep, ...], estimator_name: str, estimate: EstimatorFunction
+        self,
+        steps: tuple[CompiledStep, ...],
+        estimator: Any,
+        estimate: EstimatorFunction,
+        fallback_steps: list[str],
     ) -> None:
         self.steps = steps
-        self.estimator_name = estimator_name
+        self._estimator = estimator
         self._estimate = estimate
+        self.fallback_steps = fallback_steps
 
-    @property
-    def fallback_steps(self) -> list[str]:
-        """Names of the steps that run their own ``transform`` (no compiled form)."""
-        return [step.name for step in self.steps if step.compiled is None]
-
-    def predict(
-        self,
-        X: pd.DataFrame | AnyArray,
-        *,
-        rows: BoolArray | None = None,
-        labels: Mapping[str, Labels] | None = None,
-    ) -> FloatArray:
-        """The fitted pipeline's ``predict(X)``, or ``predict(X[rows])`` when ``rows`` is given.
+    def predict(self, frame: pd.DataFrame, *, rows: BoolArray | None = None) -> FloatArray:
+        """The fitted pipeline's ``predict(frame)``, or ``predict(frame[rows])``.
 
         Parameters
         ----------
-        X : DataFrame or ndarray
-            What the pipeline takes.
+        frame : DataFrame
+            Validated records, as ``validate_records`` returns them.
         rows : ndarray of bool, default=None
             Which rows to score. Selecting them here, after the columns are arrays, saves a
             DataFrame copy.
-        labels : dict of str to Labels, default=None
-            Text columns of ``X`` already factorized, e.g. by validation, which has to find
-            each column's distinct labels anyway. Each must hold exactly the labels of
-            ``X``'s column of that name, all rows included.
 
         Returns
         -------
         ndarray of float64
             One prediction per (selected) row.
         """
-        data: State = Table.from_frame(X, labels) if isinstance(X, pd.DataFrame) else np.asarray(X)
-        n_rows = data.n_rows if isinstance(data, Table) else len(data)
-        if n_rows <= CHUNK_ROWS:
-            return self._predict_chunk(data, rows)
+        names = frame.columns.tolist()
+        arrays = column_arrays(frame)
+        n_rows = len(frame)
+        prices = []
         # Rows are scored independently, so a large batch goes through in chunks: the
         # widest intermediate (the model matrix) then takes memory for one chunk only.
-        chunks = []
         for start in range(0, n_rows, CHUNK_ROWS):
             stop = min(start + CHUNK_ROWS, n_rows)
-            chunk = data.slice(start, stop) if isinstance(data, Table) else data[start:stop]
-            chunks.append(self._predict_chunk(chunk, None if rows is None else rows[start:stop]))
-        return np.concatenate(chunks)
+            chunk = arrays if stop - start == n_rows else [a[start:stop] for a in arrays]
+            selected = None if rows is None else rows[start:stop]
+            if selected is not None and not selected.all():
+                chunk = [array[selected] for array in chunk]
+            n_chunk_rows = stop - start if selected is None else int(selected.sum())
+            if n_chunk_rows:
+                prices.append(self._predict_table(Table.from_arrays(names, chunk, n_chunk_rows)))
+        return np.concatenate(prices) if prices else np.empty(0)
 
-    def _predict_chunk(self, state: State, rows: BoolArray | None) -> FloatArray:
-        if rows is not None and not rows.all():
-            if not rows.any():
-                return np.empty(0)
-            state = state.take(rows) if isinstance(state, Table) else state[rows]
+    def _predict_table(self, table: Table) -> FloatArray:
+        state: State = table
         for step in self.steps:
             state = step(state)
+        if isinstance(state, Table):
+            return np.asarray(self._estimator.predict(state.to_frame()), dtype=np.float64)
         return self._estimate(state)
 
 
@@ -1338,7 +1006,7 @@ def compile_pipeline(pipeline: Any) -> PipelineScorer:
     Returns
     -------
     PipelineScorer
-        Predicts as ``pipeline.predict`` does; registered step classes run compiled, the
+        Predicts as ``pipeline.predict`` does; compiled step classes run compiled, the
         others run their own ``transform`` and ``predict``.
 
     Examples
@@ -1349,13 +1017,20 @@ def compile_pipeline(pipeline: Any) -> PipelineScorer:
     """
     *transformers, (estimator_name, estimator) = pipeline.steps
     steps = tuple(
-        CompiledStep(name, step, _compile_transformer(step))
+        CompiledStep(name, step, _compile_transformer(step, name))
         for name, step in transformers
         if step is not None and step != "passthrough"
     )
-    return PipelineScorer(steps, estimator_name, compile_estimator(estimator))
+    estimate = compile_estimator(estimator, step_name=estimator_name)
+    fallback_steps = [step.name for step in steps if step.compiled is None]
+    if type(estimator) not in _estimator_compilers():
+        fallback_steps.append(estimator_name)
+    return PipelineScorer(steps, estimator, estimate, fallback_steps)
 
 
-def _compile_transformer(step: Any) -> StepFunction | None:
-    compiler = TRANSFORMERS.get(class_path(step))
-    return None if compiler is None else compiler(step)
+def _compile_transformer(step: Any, step_name: str) -> StepFunction | None:
+    compiler = _transformer_compilers().get(type(step))
+    compiled: StepFunction | None = _compile_guarded(
+        None if compiler is None else functools.partial(compiler, step), step, step_name
+    )
+    return compiled

@@ -22,13 +22,19 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from regression_model.array_types import BoolArray, FloatArray
 from regression_model.config.core import InputSchema
 from regression_model.processing.domain import TrainingDomain
 from regression_model.results import ErrorKind, RowError, RowWarning, WarningKind
 
-BoolArray = npt.NDArray[np.bool_]
-FloatArray = npt.NDArray[np.float64]
 ObjectArray = npt.NDArray[np.object_]
+
+# The private names of other libraries that the package uses (validation and scoring read
+# columns through ``column_arrays``), each with the test that fails first when a release
+# changes it. Everything else the package reads is public.
+PRIVATE_NAMES: dict[str, str] = {
+    "pandas.DataFrame._iter_column_arrays": "test_column_arrays_has_a_public_fallback",
+}
 
 # A value echoed in a message is cut to this many characters: a megabyte pasted into a
 # number field should not come back whole in every error.
@@ -71,9 +77,8 @@ def column_arrays(frame: pd.DataFrame) -> list[Any]:
     """The frame's columns as arrays, in order, without building a Series for each.
 
     ``frame[name]`` builds a Series per column, which for a one-row frame of 80 columns costs
-    more than all the checks. pandas' ``DataFrame._iter_column_arrays`` reads the blocks
-    directly; it is private (PRIVATE_ATTRIBUTES in processing/scoring.py lists it with the
-    test that fails first if it changes), so the public route stays for a pandas without it.
+    more than all the checks. pandas' private ``DataFrame._iter_column_arrays`` reads the
+    blocks directly (see ``PRIVATE_NAMES``); the public route stays for a pandas without it.
 
     Returns
     -------
@@ -526,7 +531,9 @@ def read_labels(raw: Any, *, name: str, known: Sequence[str] | None) -> ReadLabe
                 notes.append((codes == code, WarningKind.LABEL_NORMALISED, message))
             labels[code] = match
     problems = _masks_of([problem for _, problem in read], codes)
-    return ReadLabels(labels=_by_code(labels, codes, np.nan), problems=problems, notes=notes)
+    # A blank or unreadable label is missing: NaN, as pandas and the pipeline's imputers mean it.
+    present = [np.nan if label is None else label for label in labels]
+    return ReadLabels(labels=_by_code(present, codes, np.nan), problems=problems, notes=notes)
 
 
 @functools.lru_cache(maxsize=128)
