@@ -114,8 +114,9 @@ def free_loopback_port() -> int:
         return port
 
 
-def _start_server(log_path: Path) -> LiveServer:
-    port = free_loopback_port()
+def _start_server(log_path: Path, *, port: int | None = None) -> LiveServer:
+    """Start ``regression-model serve`` on ``port`` (a free one if None); wait for /ready."""
+    port = free_loopback_port() if port is None else port
     package_parent = Path(regression_model.__file__).resolve().parents[1]
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(package_parent), env.get("PYTHONPATH")]))
