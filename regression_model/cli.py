@@ -2,9 +2,12 @@
 
 Run it as ``regression-model COMMAND`` or ``python -m regression_model COMMAND``.
 
-Exit codes: 0 on success; 1 when ``validate`` finds invalid rows or the trained model cannot
-be loaded; 2 for a mistake in the command (a missing, unreadable or unknown kind of file, or an
-output that exists without ``--overwrite``). Every failure prints one line on stderr.
+Exit codes: 0 on success; 1 when the model or the config cannot be used, or ``validate`` finds
+invalid rows; 2 when the command or its files are wrong (a missing, unreadable or malformed
+file, a file without the model's columns, an output that exists without ``--overwrite``);
+128 + the signal's number when a signal stops it (130 for Ctrl-C). Every failure prints one
+line on stderr; ``--debug`` (or ``REGRESSION_MODEL_DEBUG=1``) shows the traceback instead.
+docs/failures.md lists every case.
 
 Files are read and written in chunks of ``--chunk-size`` rows, so memory does not grow with
 the file. The model sees a CSV file's values typed as ``pd.read_csv`` types them, and the
@@ -15,21 +18,39 @@ come back empty). Parquet columns pass through with their Arrow types.
 from __future__ import annotations
 
 import contextlib
+import csv
+import glob
 import json
 import logging
+import os
+import re
 import secrets
+import signal
 import sys
+import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO
+from types import FrameType
+from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
 import click
 import pandas as pd
 
 from regression_model import __version__
+from regression_model.errors import (
+    EXIT_UNUSABLE,
+    InputFileError,
+    InterruptedRun,
+    ModelLoadError,
+    OutputFileError,
+    RegressionModelError,
+)
+
+if sys.platform != "win32":
+    import fcntl
 
 # scikit-learn, the model and pyarrow are imported inside the commands that use them: loading
 # them takes a second that `--help` and a mistyped file name should not cost.
@@ -37,13 +58,15 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
 DEFAULT_CHUNK_SIZE = 10_000
+# Far more rows than fit in memory at once, and far below the 64-bit counts pandas and Arrow
+# keep: a larger value is a typo, refused in one line rather than overflowing inside pandas.
+MAX_CHUNK_SIZE = 1_000_000_000
 DEFAULT_MAX_ERRORS = 20
-
-
-class UsageError(click.ClickException):
-    """A mistake in the command: reported in one line on stderr, exit code 2."""
-
-    exit_code = 2
+# Missing columns named in the one-line error: enough to see the pattern.
+MISSING_COLUMNS_SHOWN = 5
+DEBUG_ENVIRONMENT_VARIABLE = "REGRESSION_MODEL_DEBUG"
+# Signals that stop `predict` the way Ctrl-C does: a terminal closing, a service manager.
+_STOPPING_SIGNALS = ("SIGTERM", "SIGHUP")
 
 
 class TableFormat(str, Enum):
@@ -60,57 +83,78 @@ _FORMAT_BY_SUFFIX = {
 }
 
 
-def table_format(path: Path) -> TableFormat:
+def table_format(path: Path, *, error: type[RegressionModelError] = InputFileError) -> TableFormat:
     """The format of a table file, from its extension.
 
     Raises
     ------
-    UsageError
-        If the extension is not ``.csv``, ``.parquet`` or ``.pq``.
+    InputFileError
+        If the extension is not ``.csv``, ``.parquet`` or ``.pq`` (or ``error``, if given).
     """
     try:
         return _FORMAT_BY_SUFFIX[path.suffix.lower()]
     except KeyError:
         known = ", ".join(sorted(_FORMAT_BY_SUFFIX))
-        raise UsageError(f"{path}: unknown file type {path.suffix!r}; use one of {known}") from None
+        raise error(
+            f"{path}: unknown file type {path.suffix!r}; use one of {known}", culprit=path
+        ) from None
 
 
 def _check_input(path: Path) -> TableFormat:
     if not path.exists():
-        raise UsageError(f"input file {path} does not exist")
+        raise InputFileError(f"input file {path} does not exist", culprit=path)
     if not path.is_file():
-        raise UsageError(f"input {path} is not a file")
+        raise InputFileError(f"input {path} is not a file", culprit=path)
     return table_format(path)
 
 
 def _check_output(path: Path, *, input_format: TableFormat, overwrite: bool) -> None:
-    if table_format(path) is not input_format:
-        raise UsageError(
-            f"output {path} must be a {input_format.value} file, the same format as the input"
+    if table_format(path, error=OutputFileError) is not input_format:
+        raise OutputFileError(
+            f"output {path} must be a {input_format.value} file, the same format as the input",
+            culprit=path,
         )
     if not path.parent.is_dir():
-        raise UsageError(f"the output's directory {path.parent} does not exist")
+        raise OutputFileError(
+            f"the output's directory {path.parent} does not exist", culprit=path.parent
+        )
     if path.is_dir():
-        raise UsageError(f"output {path} is a directory")
+        raise OutputFileError(f"output {path} is a directory", culprit=path)
     if path.exists() and not overwrite:
-        raise UsageError(f"output {path} already exists; pass --overwrite to replace it")
+        raise OutputFileError(
+            f"output {path} already exists; pass --overwrite to replace it", culprit=path
+        )
 
 
 def _first_line(error: BaseException) -> str:
     if isinstance(error, OSError) and error.strerror:
         return error.strerror  # "No space left on device", without "[Errno 28]"
     lines = str(error).strip().splitlines()
+    # pandas' parser: "Error tokenizing data. C error: Expected 80 fields in line 302, saw 81"
+    field_count = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(error))
+    if field_count:
+        expected, line, seen = field_count.groups()
+        return f"line {line} has {seen} fields, the header has {expected}"
     return lines[0] if lines else type(error).__name__
 
 
 @contextlib.contextmanager
 def _reading(path: Path) -> Iterator[None]:
-    """Turn any failure to read or parse ``path`` into a one-line UsageError."""
+    """Turn any failure to read or parse ``path`` into a one-line InputFileError."""
     try:
         yield
     # pandas' and pyarrow's parse errors are ValueErrors, their I/O errors OSErrors.
     except (OSError, ValueError) as error:
-        raise UsageError(f"cannot read {path}: {_first_line(error)}") from error
+        raise InputFileError(f"cannot read {path}: {_first_line(error)}", culprit=path) from error
+
+
+@contextlib.contextmanager
+def _writing(path: Path) -> Iterator[None]:
+    """Turn a failure to write the output into a one-line OutputFileError naming ``path``."""
+    try:
+        yield
+    except OSError as error:
+        raise OutputFileError(f"cannot write {path}: {_first_line(error)}", culprit=path) from error
 
 
 def _csv_chunks(
@@ -130,7 +174,10 @@ def _csv_chunks(
         dtype = object if as_text else None
         # low_memory=False: infer each column's dtype from the whole chunk, never from parts
         # of it, which could mix numbers and text in one column (pandas' DtypeWarning).
-        reader = pd.read_csv(handle, dtype=dtype, chunksize=chunk_size, low_memory=False)
+        # index_col=False: a row with an extra field is an error, never a guessed index.
+        reader = pd.read_csv(
+            handle, dtype=dtype, chunksize=chunk_size, low_memory=False, index_col=False
+        )
         with reader:
             for chunk in reader:
                 on_progress(handle.tell())
@@ -138,8 +185,33 @@ def _csv_chunks(
 
 
 def _csv_columns(path: Path) -> list[str]:
+    """The column names pandas reads, after checking what pandas would silently mend.
+
+    pandas renames a repeated name (``GrLivArea.1``) and, when the first row is one field
+    long, takes it for an index or drops the field: both are refused here. Longer rows
+    further down fail in pandas' own parser, with their line.
+    """
+    with _reading(path), path.open(newline="", encoding="utf-8-sig") as handle:
+        rows = (row for row in csv.reader(handle) if row)  # pandas skips blank lines too
+        header = next(rows, None)
+        if header is None:
+            raise InputFileError(f"cannot read {path}: the file is empty", culprit=path)
+        repeated = [name for name, count in Counter(header).items() if count > 1]
+        if repeated:
+            raise InputFileError(
+                f"{path}: the column {repeated[0]!r} appears more than once in the header",
+                culprit=path,
+            )
+        first_row = next(rows, None)
+        if first_row is not None and len(first_row) > len(header):
+            raise InputFileError(
+                f"cannot read {path}: line 2 has {len(first_row)} fields, "
+                f"the header has {len(header)}",
+                culprit=path,
+            )
     with _reading(path):
-        return [str(name) for name in pd.read_csv(path, dtype=object, nrows=0).columns]
+        names = pd.read_csv(path, dtype=object, nrows=0, index_col=False).columns
+    return [str(name) for name in names]
 
 
 def _arrow_to_frame(batch: pa.RecordBatch) -> pd.DataFrame:
@@ -166,7 +238,13 @@ def _parquet_schema(path: Path) -> pa.Schema:
     import pyarrow.parquet as pq
 
     with _reading(path), pq.ParquetFile(path) as parquet_file:
-        return parquet_file.schema_arrow
+        schema: pa.Schema = parquet_file.schema_arrow
+    repeated = [name for name, count in Counter(schema.names).items() if count > 1]
+    if repeated:
+        raise InputFileError(
+            f"{path}: the column {repeated[0]!r} appears more than once", culprit=path
+        )
+    return schema
 
 
 def _frames(path: Path, *, file_format: TableFormat, chunk_size: int) -> Iterator[pd.DataFrame]:
@@ -198,24 +276,126 @@ def _progress_bar(*, total: int, is_shown: bool) -> Iterator[Callable[[int], Non
         yield advance
 
 
-@contextlib.contextmanager
-def _replacing(destination: Path) -> Iterator[Path]:
-    """A temporary path beside ``destination`` that becomes it only if the block succeeds.
+_PARTIAL_TOKEN_BYTES = 4
 
-    A failure, including Ctrl-C, removes the temporary file, so ``destination`` is never left
-    half written and an existing one stays as it was.
+
+def _partial_pattern(destination: Path) -> re.Pattern[str]:
+    """The names `_replacing` gives its temporary files for ``destination``."""
+    hex_digits = 2 * _PARTIAL_TOKEN_BYTES
+    return re.compile(rf"\.{re.escape(destination.name)}\.[0-9a-f]{{{hex_digits}}}\.partial")
+
+
+def _remove_stale_partials(destination: Path) -> None:
+    """Remove temporary files an earlier, killed run left beside ``destination``.
+
+    A running writer holds a lock on its temporary file until it is renamed, and the
+    kernel drops the lock when a process dies, however it dies: so a file whose lock can
+    be taken is stale, and a live run's file is left alone.
     """
-    partial = destination.with_name(f".{destination.name}.{secrets.token_hex(4)}.partial")
+    if sys.platform == "win32":
+        return
+    pattern = _partial_pattern(destination)
+    for candidate in destination.parent.glob(f".{glob.escape(destination.name)}.*.partial"):
+        if not pattern.fullmatch(candidate.name):
+            continue
+        try:
+            descriptor = os.open(candidate, os.O_RDONLY)
+        except OSError:  # gone already, or not ours to open
+            continue
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:  # a live writer holds it
+            continue
+        else:
+            candidate.unlink(missing_ok=True)
+        finally:
+            os.close(descriptor)
+
+
+def _hold_lock(descriptor: int) -> None:
+    if sys.platform != "win32":
+        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+
+@contextlib.contextmanager
+def _replacing(destination: Path, *, overwrite: bool) -> Iterator[Path]:
+    """A new, empty temporary file beside ``destination`` that becomes it if the block succeeds.
+
+    A failure, including Ctrl-C, removes the temporary file, so ``destination`` is never
+    left half written and an existing one stays as it was. Without ``overwrite``, the
+    destination is created exclusively: if another run created it meanwhile, this one fails
+    with OutputFileError instead of replacing it.
+    """
+    partial = destination.with_name(
+        f".{destination.name}.{secrets.token_hex(_PARTIAL_TOKEN_BYTES)}.partial"
+    )
+    with _writing(destination):
+        # O_EXCL: the name was just drawn at random; never write into a file someone else made.
+        descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
+        _hold_lock(descriptor)
         yield partial
-        partial.replace(destination)
+        with _writing(destination):
+            _publish(partial, destination, overwrite=overwrite)
     except BaseException:
         partial.unlink(missing_ok=True)
         raise
+    finally:
+        os.close(descriptor)
+
+
+def _publish(partial: Path, destination: Path, *, overwrite: bool) -> None:
+    if overwrite:
+        partial.replace(destination)
+        return
+    taken = OutputFileError(
+        f"output {destination} was created by another run while this one wrote it; "
+        "pass --overwrite to replace it",
+        culprit=destination,
+    )
+    try:
+        # A hard link fails if the destination exists, where a rename would replace it.
+        os.link(partial, destination)
+    except FileExistsError:
+        raise taken from None
+    except OSError:
+        # No hard links on this file system (some network and FAT ones): check, then rename.
+        if destination.exists():
+            raise taken from None
+        partial.replace(destination)
+    else:
+        partial.unlink()
+
+
+class _Stopped(KeyboardInterrupt):
+    """A stopping signal, raised where Python was when it arrived, as Ctrl-C would be."""
+
+    def __init__(self, signal_number: int) -> None:
+        super().__init__(signal_number)
+        self.signal_number = signal_number
+
+
+def _raise_stopped(signal_number: int, frame: FrameType | None) -> NoReturn:
+    raise _Stopped(signal_number)
+
+
+@contextlib.contextmanager
+def _signals_stop_like_ctrl_c() -> Iterator[None]:
+    """Within the block, SIGTERM and SIGHUP raise as Ctrl-C does, so cleanup code runs."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # only the main thread may set handlers; signals reach only it anyway
+        return
+    numbers = [getattr(signal, name) for name in _STOPPING_SIGNALS if hasattr(signal, name)]
+    previous = {number: signal.signal(number, _raise_stopped) for number in numbers}
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
 
 
 def _predict_csv(
-    source: Path, partial: Path, *, chunk_size: int, show_progress: bool
+    source: Path, partial: Path, *, output: Path, chunk_size: int, show_progress: bool
 ) -> tuple[int, int]:
     from regression_model.batch import OUTPUT_COLUMNS, attach_scores, score_rows
 
@@ -227,36 +407,45 @@ def _predict_csv(
         # gets the cells as text, unchanged and with the same dtypes in every chunk.
         cells = _csv_chunks(source, chunk_size=chunk_size, as_text=True, on_progress=advance)
         typed = _csv_chunks(source, chunk_size=chunk_size, as_text=False)
-        # "x": the name was just drawn at random; never write into a file someone else made.
-        with partial.open("x", newline="", encoding="utf-8") as out:
+        with _writing(output):
+            out = partial.open("w", newline="", encoding="utf-8")
+        with out:
             # The header goes first, so that a file with no rows still gets one.
-            header.to_csv(out, index=False)
+            with _writing(output):
+                header.to_csv(out, index=False)
             for cells_chunk, typed_chunk in zip(cells, typed, strict=True):
                 scores = score_rows(input_data=typed_chunk)
                 scored = attach_scores(input_data=cells_chunk, scores=scores)
-                scored.to_csv(out, header=False, index=False)
+                with _writing(output):
+                    scored.to_csv(out, header=False, index=False)
                 n_rows += len(cells_chunk)
                 n_errors += scores.n_rows_with_errors
+            with _writing(output):
+                out.flush()
     return n_rows, n_errors
 
 
 def _predict_parquet(
-    source: Path, partial: Path, *, chunk_size: int, show_progress: bool
+    source: Path, partial: Path, *, output: Path, chunk_size: int, show_progress: bool
 ) -> tuple[int, int]:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from regression_model.batch import ERROR_COLUMN, PREDICTION_COLUMN, score_rows
+    from regression_model.batch import ERROR_COLUMN, PREDICTION_COLUMN, WARNING_COLUMN, score_rows
 
     schema = _parquet_schema(source)
-    out_schema = schema.append(pa.field(PREDICTION_COLUMN, pa.float64())).append(
-        pa.field(ERROR_COLUMN, pa.string())
+    out_schema = (
+        schema.append(pa.field(PREDICTION_COLUMN, pa.float64()))
+        .append(pa.field(ERROR_COLUMN, pa.string()))
+        .append(pa.field(WARNING_COLUMN, pa.string()))
     )
     with _reading(source), pq.ParquetFile(source) as parquet_file:
         total = parquet_file.metadata.num_rows
     n_rows = n_errors = 0
     with _progress_bar(total=total, is_shown=show_progress) as advance:
-        with partial.open("xb") as out, pq.ParquetWriter(out, out_schema) as writer:
+        with _writing(output):
+            writer = pq.ParquetWriter(partial, out_schema)
+        try:
             for batch in _parquet_batches(source, chunk_size=chunk_size, on_progress=advance):
                 scored = score_rows(input_data=_arrow_to_frame(batch))
                 # The input's Arrow columns pass through untouched; a failed row's price is null.
@@ -264,10 +453,16 @@ def _predict_parquet(
                     *batch.columns,
                     pa.array(scored.prices, from_pandas=True),
                     pa.array(scored.errors, type=pa.string()),
+                    pa.array(scored.warnings, type=pa.string()),
                 ]
-                writer.write_batch(pa.RecordBatch.from_arrays(columns, schema=out_schema))
+                with _writing(output):
+                    writer.write_batch(pa.RecordBatch.from_arrays(columns, schema=out_schema))
                 n_rows += batch.num_rows
                 n_errors += scored.n_rows_with_errors
+        finally:
+            # Closing writes the footer; after a failure the file is removed anyway.
+            with _writing(output):
+                writer.close()
     return n_rows, n_errors
 
 
@@ -277,10 +472,101 @@ def _input_columns(path: Path, file_format: TableFormat) -> list[str]:
     return list(_parquet_schema(path).names)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def _check_columns(path: Path, columns: Sequence[str]) -> None:
+    """Refuse a file the model cannot read: one lacking a required column, or clashing.
+
+    Raises
+    ------
+    InputFileError
+        If the file lacks any of the model's columns (the first few are named), or already
+        has a column that scoring adds.
+    """
+    from regression_model.batch import check_no_output_columns
+    from regression_model.config.core import get_config
+
+    try:
+        check_no_output_columns(columns=columns)
+    except ValueError as error:
+        raise InputFileError(f"{path}: {error}", culprit=path) from error
+    present = set(columns)
+    missing = [name for name in get_config().model.features if name not in present]
+    if missing:
+        shown = ", ".join(missing[:MISSING_COLUMNS_SHOWN])
+        more = len(missing) - MISSING_COLUMNS_SHOWN
+        listed = f"{shown} and {more} more" if more > 0 else shown
+        noun = "column" if len(missing) == 1 else "columns"
+        raise InputFileError(
+            f"{path} is missing {len(missing)} required {noun}: {listed}", culprit=path
+        )
+
+
+def _count(n: int, noun: str) -> str:
+    """``1 row``, ``2 rows``: English, not ``1 rows``."""
+    return f"{n:,} {noun}" if n == 1 else f"{n:,} {noun}s"
+
+
+class _CommandGroup(click.Group):
+    """The command group: every failure ends in one line on stderr and its exit code.
+
+    The group's ``--debug`` flag (or ``REGRESSION_MODEL_DEBUG=1``) lets the traceback
+    through instead, for whoever needs to see where a failure came from.
+    """
+
+    is_debug = False
+
+    def main(  # type: ignore[override]
+        self, args: Sequence[str] | None = None, prog_name: str | None = None, **extra: Any
+    ) -> NoReturn:
+        extra.pop("standalone_mode", None)
+        self.is_debug = os.environ.get(DEBUG_ENVIRONMENT_VARIABLE, "") not in ("", "0")
+        try:
+            result = super().main(args, prog_name, standalone_mode=False, **extra)
+        except click.ClickException as error:
+            # Click's usage errors would print the usage and a hint first: one line instead.
+            _fail(error.format_message(), error.exit_code)
+        except click.Abort:
+            _fail("interrupted", 128 + signal.SIGINT)
+        except RegressionModelError as error:
+            if self.is_debug:
+                raise
+            _fail(str(error), error.exit_status)
+        except Exception as error:
+            if self.is_debug:
+                raise
+            # A bug, not a mistake of the user's: say so, and how to see more.
+            _fail(
+                f"unexpected {type(error).__name__}: {_first_line(error)} "
+                "(run with --debug for the traceback)",
+                EXIT_UNUSABLE,
+            )
+        sys.exit(result if isinstance(result, int) else 0)
+
+
+def _fail(message: str, exit_code: int) -> NoReturn:
+    click.echo(f"Error: {' '.join(message.split())}", err=True)
+    sys.exit(exit_code)
+
+
+def _set_debug(ctx: click.Context, param: click.Parameter, value: bool) -> bool:
+    if value and isinstance(ctx.command, _CommandGroup):
+        ctx.command.is_debug = True
+    return value
+
+
+@click.group(cls=_CommandGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="regression-model")
+@click.option(
+    "--debug",
+    is_flag=True,
+    expose_value=False,
+    callback=_set_debug,
+    help=f"Show the traceback of a failure (or set {DEBUG_ENVIRONMENT_VARIABLE}=1).",
+)
 def main() -> None:
     """Predict house sale prices in Ames, Iowa, from CSV or Parquet files."""
+
+
+_CHUNK_SIZE = click.IntRange(min=1, max=MAX_CHUNK_SIZE)
 
 
 @main.command()
@@ -296,7 +582,7 @@ def main() -> None:
 @click.option("--overwrite", is_flag=True, help="Replace OUTPUT if it exists.")
 @click.option(
     "--chunk-size",
-    type=click.IntRange(min=1),
+    type=_CHUNK_SIZE,
     default=DEFAULT_CHUNK_SIZE,
     show_default=True,
     help="Rows read, scored and written at a time; memory grows with it.",
@@ -305,34 +591,38 @@ def predict(input_path: Path, output_path: Path, overwrite: bool, chunk_size: in
     """Score every row of INPUT (.csv or .parquet) into OUTPUT.
 
     OUTPUT holds every input column and row, in input order, plus `prediction` (the sale
-    price in dollars, empty where the row has errors) and `error` (the row's problems, empty
-    when it was scored).
+    price in dollars, empty where the row has errors), `error` (the row's problems, empty
+    when it was scored) and `warning` (why a priced row may be off, empty when none).
+    OUTPUT appears only when complete: a failed or interrupted run (Ctrl-C, SIGTERM,
+    SIGHUP) leaves no file behind.
     """
     file_format = _check_input(input_path)
     _check_output(output_path, input_format=file_format, overwrite=overwrite)
-    from regression_model.batch import check_no_output_columns
-    from regression_model.processing.data_manager import ModelLoadError
-
-    try:
-        check_no_output_columns(columns=_input_columns(input_path, file_format))
-    except ValueError as error:
-        raise UsageError(f"{input_path}: {error}") from error
+    _check_columns(input_path, _input_columns(input_path, file_format))
 
     started = time.perf_counter()
     score = _predict_csv if file_format is TableFormat.CSV else _predict_parquet
     try:
-        with _replacing(output_path) as partial:
-            n_rows, n_errors = score(
-                input_path, partial, chunk_size=chunk_size, show_progress=_is_terminal(sys.stderr)
-            )
-    except ModelLoadError as error:
-        raise click.ClickException(_first_line(error)) from error
-    except OSError as error:
-        # Reading errors are UsageErrors already: what is left failed to write.
-        raise UsageError(f"cannot write {output_path}: {_first_line(error)}") from error
+        with _signals_stop_like_ctrl_c():
+            _remove_stale_partials(output_path)
+            with _replacing(output_path, overwrite=overwrite) as partial:
+                n_rows, n_errors = score(
+                    input_path,
+                    partial,
+                    output=output_path,
+                    chunk_size=chunk_size,
+                    show_progress=_is_terminal(sys.stderr),
+                )
+    except KeyboardInterrupt as interrupt:
+        number = getattr(interrupt, "signal_number", signal.SIGINT)
+        kept = "left as it was" if output_path.exists() else "not written"
+        raise InterruptedRun(
+            f"interrupted by {signal.Signals(number).name}; {output_path} was {kept}",
+            signal_number=number,
+        ) from interrupt
     elapsed = time.perf_counter() - started
     click.echo(
-        f"Scored {n_rows:,} rows ({n_errors:,} with errors) into {output_path} "
+        f"Scored {_count(n_rows, 'row')} ({n_errors:,} with errors) into {output_path} "
         f"in {elapsed:.1f} s."
     )
 
@@ -348,7 +638,7 @@ def predict(input_path: Path, output_path: Path, overwrite: bool, chunk_size: in
 )
 @click.option(
     "--chunk-size",
-    type=click.IntRange(min=1),
+    type=_CHUNK_SIZE,
     default=DEFAULT_CHUNK_SIZE,
     show_default=True,
     help="Rows read and checked at a time.",
@@ -358,13 +648,14 @@ def validate(input_path: Path, max_errors: int, chunk_size: int) -> None:
 
     Prints the number of rows, valid and invalid rows, errors by column and the first
     errors by row (numbered from 0, the first row after the header) and column. Exits
-    with 1 if any row is invalid.
+    with 1 if any row is invalid, and with 2 if the file lacks a required column.
     """
     from regression_model.config.core import get_config
     from regression_model.processing.validation import validate_records
     from regression_model.results import RowError
 
     file_format = _check_input(input_path)
+    _check_columns(input_path, _input_columns(input_path, file_format))
     schema = get_config().model.inputs
     n_rows = n_invalid = 0
     errors_by_column: Counter[str] = Counter()
@@ -399,7 +690,10 @@ def train() -> None:
     """Train the model on the packaged data and save it, as `tox -e train` does."""
     from regression_model.train_pipeline import run_training
 
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    # Progress goes to stdout: stderr holds only the one line of a failure.
+    logging.basicConfig(
+        level=logging.INFO, format="%(levelname)s %(name)s: %(message)s", stream=sys.stdout
+    )
     model_path = run_training()
     click.echo(f"Saved the trained model to {model_path}")
 
@@ -445,48 +739,97 @@ def model_report() -> dict[str, Any]:
 
     Raises
     ------
-    click.ClickException
-        If no model has been trained or its metadata cannot be read.
+    ModelNotFoundError
+        If no model exists for this version; the message says what to do.
+    ModelLoadError
+        If the model or its metadata cannot be read.
     """
-    from regression_model.processing.data_manager import (
-        ModelLoadError,
-        file_sha256,
-        load_metadata,
-    )
+    from regression_model.config.core import get_config
+    from regression_model.processing.data_manager import load_metadata, model_file, model_sha256
 
-    model_path = _model_path()
-    if not model_path.is_file():
-        raise click.ClickException(
-            f"no trained model at {model_path}; train one with `regression-model train`"
-        )
-    try:
-        metadata = load_metadata(model_path=model_path)
-    except ModelLoadError as error:
-        raise click.ClickException(_first_line(error)) from error
+    model_path = model_file(
+        pipeline_name=get_config().app.pipeline_name, model_dir=_model_path().parent
+    )
+    metadata = load_metadata(model_path=model_path)
     return {
         "version": __version__,
         "model_file": str(model_path),
-        "model_sha256_matches": file_sha256(model_path) == metadata.model_sha256,
+        "model_sha256_matches": model_sha256(model_path) == metadata.model_sha256,
+        "model_version_matches": metadata.package_version == __version__,
         "metadata": metadata.model_dump(mode="json"),
     }
+
+
+# How `info` shows a metric, by the end of its name; the rest are ratios and log errors.
+_MONEY_METRIC_SUFFIX = "_rmse"
+_SECONDS_METRIC_SUFFIX = "_seconds"
+
+
+def format_metric(name: str, value: float) -> str:
+    """A metric as a person reads it: counts whole, dollars with separators.
+
+    Examples
+    --------
+    >>> format_metric("training_rows", 1458), format_metric("holdout_rmse", 21873.4)
+    ('1,458', '$21,873')
+    >>> format_metric("holdout_r2", 0.91234), format_metric("training_seconds", 31.27)
+    ('0.9123', '31.3 s')
+    """
+    if name.endswith(_MONEY_METRIC_SUFFIX):
+        return f"${value:,.0f}"
+    if name.endswith(_SECONDS_METRIC_SUFFIX):
+        return f"{value:,.1f} s"
+    # Metadata written before counts were kept as integers holds them as 5.0.
+    if isinstance(value, int) or float(value).is_integer():
+        return f"{int(value):,}"
+    return f"{value:.4f}"
+
+
+def _echo_domain(domain: dict[str, Any]) -> None:
+    """The model's domain: its price band, and the range of each number it saw in training."""
+    price = domain["price"]
+    click.echo(f"price band     ${price['minimum']:,.0f} to ${price['maximum']:,.0f}")
+    click.echo("training range (a value outside is priced at the nearest end, with a warning)")
+    for name, allowed in domain["numeric"].items():
+        click.echo(f"  {name:<20} {allowed['minimum']:>10g} to {allowed['maximum']:g}")
+    n_labels = sum(len(labels) for labels in domain["labels"].values())
+    click.echo(f"known labels   {n_labels:,} in {len(domain['labels'])} text columns")
 
 
 @main.command()
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 def info(as_json: bool) -> None:
-    """Show the version, the model file, its metadata and its metrics."""
+    """Show the version, the model file, its metadata and its metrics.
+
+    Exits with 1 if the model file does not match the sha256 or the version in its metadata.
+    """
     report = model_report()
+    metadata = report["metadata"]
     if as_json:
         click.echo(json.dumps(report, indent=2))
-        return
-    metadata = report["metadata"]
-    integrity = "matches" if report["model_sha256_matches"] else "DOES NOT MATCH"
-    libraries = ", ".join(f"{name} {version}" for name, version in metadata["versions"].items())
-    click.echo(f"regression_model {report['version']}")
-    click.echo(f"model file     {report['model_file']}")
-    click.echo(f"model sha256   {metadata['model_sha256']} ({integrity} the file)")
-    click.echo(f"trained on     {metadata['training_data_file']}")
-    click.echo(f"libraries      {libraries}")
-    click.echo("metrics")
-    for name, value in metadata["metrics"].items():
-        click.echo(f"  {name:<20} {value:>14.4f}")
+    else:
+        integrity = "matches" if report["model_sha256_matches"] else "DOES NOT MATCH"
+        libraries = ", ".join(f"{name} {version}" for name, version in metadata["versions"].items())
+        click.echo(f"regression_model {report['version']}")
+        click.echo(f"model file     {report['model_file']}")
+        click.echo(f"model sha256   {metadata['model_sha256']} ({integrity} the file)")
+        click.echo(f"trained by     version {metadata['package_version']}")
+        click.echo(f"trained on     {metadata['training_data_file']}")
+        click.echo(f"libraries      {libraries}")
+        click.echo("metrics")
+        for name, value in metadata["metrics"].items():
+            click.echo(f"  {name:<20} {format_metric(name, value):>14}")
+        _echo_domain(metadata["domain"])
+    model_path = Path(report["model_file"])
+    if not report["model_sha256_matches"]:
+        raise ModelLoadError(
+            f"{model_path.name} does not match the sha256 in its metadata; "
+            "the file is corrupt or was replaced",
+            culprit=model_path,
+        )
+    if not report["model_version_matches"]:
+        raise ModelLoadError(
+            f"{model_path.name} was trained by version {metadata['package_version']}, "
+            f"this is version {__version__}",
+            culprit=model_path,
+        )

@@ -28,6 +28,7 @@ from regression_model.config.core import (
     TRAINED_MODEL_DIR,
     Config,
     ModelSettings,
+    check_training_settings,
     get_config,
 )
 from regression_model.pipeline import build_pipeline
@@ -211,6 +212,7 @@ def run_training(
     X, y = drop_training_outliers(
         *load_training_data(config=config, dataset_dir=dataset_dir), settings=settings
     )
+    check_training_settings(settings=settings, n_rows=len(y))
 
     X_train, X_test, y_train, y_test = train_test_split(
         X, y, test_size=settings.test_size, random_state=settings.random_state

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -13,15 +15,21 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import joblib
 import pandas as pd
 import pytest
 from hypothesis import HealthCheck, settings
 from sklearn.pipeline import Pipeline
 
 import regression_model
-from regression_model.config.core import Config, load_config
+from regression_model.config.core import PACKAGE_ROOT, Config, load_config
 from regression_model.pipeline import build_pipeline
-from regression_model.processing.data_manager import load_dataset
+from regression_model.processing.data_manager import (
+    file_sha256,
+    load_dataset,
+    metadata_path,
+    save_pipeline,
+)
 from regression_model.processing.domain import TrainingDomain, learn_domain
 from regression_model.processing.validation import validate_records
 
@@ -88,6 +96,44 @@ def fitted_domain(
     """The domain of ``fitted_pipeline``."""
     features, _ = training_sample
     return learn_domain(pipeline=fitted_pipeline, features=features, schema=config.model.inputs)
+
+
+@pytest.fixture()
+def package_copy(tmp_path: Path) -> Path:
+    """A copy of the installed package, trained model and datasets included, to break at will.
+
+    Run it in a subprocess with the returned directory's parent first on PYTHONPATH.
+    """
+    target = tmp_path / "site" / PACKAGE_ROOT.name
+    shutil.copytree(PACKAGE_ROOT, target, ignore=shutil.ignore_patterns("__pycache__"))
+    return target
+
+
+@pytest.fixture()
+def saved_files(
+    fitted_pipeline: Pipeline, fitted_domain: TrainingDomain, tmp_path: Path, config: Config
+) -> Callable[[object], Path]:
+    """Save any object as this version's model, with metadata whose sha256 matches it."""
+
+    def save(model: object) -> Path:
+        model_dir = tmp_path / "trained_models"
+        training_data = tmp_path / "train.csv"
+        training_data.write_text("Id,SalePrice\n1,200000\n")
+        path = save_pipeline(
+            pipeline=fitted_pipeline,
+            pipeline_name=config.app.pipeline_name,
+            training_data=training_data,
+            metrics={"holdout_r2": 0.9},
+            domain=fitted_domain,
+            model_dir=model_dir,
+        )
+        joblib.dump(model, path)
+        metadata = json.loads(metadata_path(path).read_text())
+        metadata["model_sha256"] = file_sha256(path)
+        metadata_path(path).write_text(json.dumps(metadata))
+        return path
+
+    return save
 
 
 # The HTTP service (tests/test_serve.py, tests/test_serve_browser.py): the real server runs

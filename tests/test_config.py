@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -10,10 +11,12 @@ from typing import Any
 import pytest
 import strictyaml
 
+from regression_model import errors
 from regression_model.config.core import (
     CONFIG_FILE_PATH,
     Config,
     ConfigError,
+    check_training_settings,
     get_config,
     load_config,
 )
@@ -187,3 +190,173 @@ def test_get_config_returns_the_same_cached_object() -> None:
     # Then both calls return the very same object, equal to a fresh load
     assert first is second
     assert first == load_config()
+
+
+# (case id, where the message points (a text in the packaged config.yml, and how many lines
+# below it), the text to replace, its replacement, the message after "invalid config <path> ")
+YAML_MISTAKES: list[tuple[str, tuple[str, int], str, str, str]] = [
+    (
+        "integer-as-text",
+        ("cv_folds: 5", 0),
+        "cv_folds: 5",
+        "cv_folds: five",
+        "line {line}, model.cv_folds: expecting an integer, found 'five'",
+    ),
+    (
+        "float-as-text",
+        ("test_size: 0.1", 0),
+        "test_size: 0.1",
+        "test_size: ten",
+        "line {line}, model.test_size: expecting a float, found 'ten'",
+    ),
+    (
+        "out-of-range",
+        ("cv_folds: 5", 0),
+        "cv_folds: 5",
+        "cv_folds: 1",
+        "line {line}, model.cv_folds: input should be greater than or equal to 2, got 1",
+    ),
+    (
+        "mapping-value-as-text",
+        ("        Gd: 4\n", 0),
+        "        Gd: 4\n",
+        "        Gd: four\n",
+        "line {line}, model.ordinal_mappings.quality.mapping.Gd: "
+        "expecting an integer, found 'four'",
+    ),
+    (
+        "unknown-key",
+        ("  random_state: 0", 1),
+        "  random_state: 0",
+        "  random_state: 0\n  seed: 1",
+        "line {line}, model.seed: unknown key 'seed'",
+    ),
+    (
+        "missing-key",
+        ("app:", 0),
+        "  pipeline_name: regression_model_output_v\n",
+        "",
+        "line {line}, app: required key(s) 'pipeline_name' not found",
+    ),
+    (
+        "bad-indentation",
+        ("  random_state: 0", 0),
+        "  random_state: 0",
+        "   random_state: 0",
+        "line {line}, model.cv_folds.random_state: a key cannot start here; check the indentation",
+    ),
+    (
+        "tab",
+        ("  random_state: 0", 0),
+        "  random_state: 0",
+        "\trandom_state: 0",
+        "line {line}, model.random_state: a tab cannot indent YAML; indent with spaces",
+    ),
+    (
+        "flow-style",
+        ("  random_state: 0", 0),
+        "  random_state: 0",
+        "  random_state: {seed: 1}",
+        "line {line}, model.random_state: flow style ({...} or [...]) is not allowed; "
+        "write one item per line",
+    ),
+    (
+        "duplicate-key",
+        ("  random_state: 0", 1),
+        "  random_state: 0",
+        "  random_state: 0\n  random_state: 1",
+        "line {line}, model.random_state: Duplicate key 'random_state' found",
+    ),
+    (
+        "group-names-non-feature",
+        ("  temporal_vars:\n", 0),
+        "  temporal_vars:\n",
+        "  temporal_vars:\n    - YearOfTheDragon\n",
+        "line {line}, model.temporal_vars: names columns that are not features: "
+        "['YearOfTheDragon']",
+    ),
+    (
+        "unknown-estimator",
+        ("estimator: blend", 0),
+        "estimator: blend",
+        "estimator: forest",
+        "line {line}, model.estimator: input should be one of 'lasso', 'elastic_net', "
+        "'gradient_boosting' or 'hist_gradient_boosting', 'blend', got 'forest'",
+    ),
+]
+
+
+def line_of(text: str, anchor: tuple[str, int]) -> int:
+    """The 1-based line of the first occurrence of ``anchor[0]``, plus ``anchor[1]``."""
+    found, below = anchor
+    return text[: text.index(found)].count("\n") + 1 + below
+
+
+@pytest.mark.parametrize(
+    ("anchor", "old", "new", "message"),
+    [case[1:] for case in YAML_MISTAKES],
+    ids=[case[0] for case in YAML_MISTAKES],
+)
+def test_a_config_mistake_is_one_line_naming_the_line_and_key_path(
+    tmp_path: Path, anchor: tuple[str, int], old: str, new: str, message: str
+) -> None:
+    """Non-regression test for #11: strictyaml's raw exceptions, blank lines and wrong keys."""
+    # Given a copy of config.yml with one mistake
+    text = CONFIG_FILE_PATH.read_text(encoding="utf-8")
+    assert old in text
+    message = message.replace("{line}", str(line_of(text, anchor)))
+    path = tmp_path / "config.yml"
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+
+    # When it is loaded
+    with pytest.raises(ConfigError) as raised:
+        load_config(path)
+
+    # Then the one-line message names the file, the line and the key path
+    assert str(raised.value) == f"invalid config {path} {message}"
+
+
+def test_a_config_file_that_cannot_be_read_is_a_config_error(tmp_path: Path) -> None:
+    # Given a path where no config file is
+    path = tmp_path / "config.yml"
+
+    # When it is loaded, then the error names the file and the reason
+    with pytest.raises(ConfigError, match=f"^cannot read config {path}: No such file"):
+        load_config(path)
+
+
+def test_config_error_belongs_to_the_user_facing_hierarchy() -> None:
+    # Given the ConfigError importable from config.core, where it always was
+    # Then it is the one of regression_model.errors, a ValueError as before, and exits 1
+    assert ConfigError is errors.ConfigError
+    assert issubclass(ConfigError, errors.RegressionModelError)
+    assert issubclass(ConfigError, ValueError)
+    assert ConfigError("x").exit_code == 1
+
+
+@pytest.mark.parametrize(
+    ("updates", "n_rows", "message"),
+    [
+        ({"cv_folds": 100_000}, 1458, "model.cv_folds: 100000 folds need at least as many"),
+        ({"test_size": 0.0001}, 1458, "model.test_size: 0.0001 of 1458 training rows leaves"),
+        ({"test_size": 0.9999}, 1458, "model.test_size: 0.9999 of 1458 training rows leaves"),
+    ],
+    ids=["more-folds-than-rows", "holdout-of-one-row", "training-set-of-one-row"],
+)
+def test_settings_that_only_the_training_data_can_refuse_fail_before_training(
+    config: Config, updates: dict[str, float], n_rows: int, message: str
+) -> None:
+    """Non-regression test for #11: cv_folds: 100000 failed inside scikit-learn."""
+    # Given settings that pass validation but cannot work on this many rows
+    settings = config.model.model_copy(update=updates)
+
+    # When they are checked against the training rows
+    # Then the error names the key
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        check_training_settings(settings=settings, n_rows=n_rows)
+
+
+def test_the_packaged_settings_pass_the_training_check(config: Config) -> None:
+    # Given the packaged settings and the training rows left after the outlier rule
+    # When they are checked, then nothing is raised
+    check_training_settings(settings=config.model, n_rows=1458)

@@ -6,6 +6,7 @@ import hashlib
 import json
 import platform
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -15,11 +16,15 @@ import numpy as np
 import pandas as pd
 import pytest
 import sklearn
+from sklearn.dummy import DummyRegressor
 from sklearn.exceptions import InconsistentVersionWarning
 from sklearn.pipeline import Pipeline
 
-from regression_model import __version__
+from regression_model import __version__, errors
+from regression_model.config import core
 from regression_model.config.core import Config
+from regression_model.errors import TrainingDataNotFoundError
+from regression_model.pipeline import build_pipeline
 from regression_model.processing.data_manager import (
     ModelLoadError,
     ModelNotFoundError,
@@ -184,7 +189,7 @@ def test_model_of_another_version_is_not_found(saved_model: Path, model_dir: Pat
 
     # When this version's pipeline is loaded
     # Then it is reported missing
-    with pytest.raises(ModelNotFoundError, match="No trained model"):
+    with pytest.raises(ModelNotFoundError, match="no trained model"):
         load_pipeline(pipeline_name=PIPELINE_NAME, model_dir=model_dir)
 
 
@@ -298,3 +303,175 @@ def test_pipeline_pickled_by_another_sklearn_is_a_load_error(
     # Then loading fails, naming both scikit-learn versions
     with pytest.raises(ModelLoadError, match=r"pickled by scikit-learn 0\.24\.2"):
         load_pipeline(pipeline_name=PIPELINE_NAME, model_dir=model_dir)
+
+
+def test_model_errors_belong_to_the_user_facing_hierarchy() -> None:
+    # Given the model errors importable from data_manager, where they always were
+    # Then they are the ones of regression_model.errors, with their old bases, and exit 1
+    assert ModelLoadError is errors.ModelLoadError
+    assert ModelNotFoundError is errors.ModelNotFoundError
+    assert issubclass(ModelLoadError, errors.RegressionModelError)
+    assert issubclass(ModelLoadError, RuntimeError)
+    assert issubclass(ModelNotFoundError, FileNotFoundError)
+    assert ModelLoadError("x").exit_code == 1
+
+
+def test_metadata_path_that_is_a_directory_is_a_load_error(
+    saved_model: Path, model_dir: Path
+) -> None:
+    # Given a directory where the metadata file should be
+    metadata = saved_model.with_suffix(".json")
+    metadata.unlink()
+    metadata.mkdir()
+
+    # When the pipeline is loaded, then the error names the metadata and the reason
+    with pytest.raises(ModelLoadError, match=f"^cannot read model metadata {metadata}: Is a dir"):
+        load_pipeline(pipeline_name=PIPELINE_NAME, model_dir=model_dir)
+
+
+@pytest.mark.parametrize("unreadable", ["metadata", "model"])
+def test_a_file_that_cannot_be_read_is_a_load_error(
+    saved_model: Path, model_dir: Path, monkeypatch: pytest.MonkeyPatch, unreadable: str
+) -> None:
+    """Check permissions in-process, where root reads anything: opening the file is refused.
+
+    tests/test_cli.py checks real file modes in a subprocess without root's capabilities.
+    """
+    # Given a model file or metadata that the process may not open
+    refused = saved_model if unreadable == "model" else saved_model.with_suffix(".json")
+    real_open = Path.open
+
+    def open_refusing(path: Path, *args: Any, **kwargs: Any) -> Any:
+        if path == refused:
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "open", open_refusing)
+
+    # When the pipeline is loaded, then the error names that file, not another
+    kind = "model file" if unreadable == "model" else "model metadata"
+    with pytest.raises(ModelLoadError, match=f"^cannot read {kind} {refused}: Permission denied$"):
+        load_pipeline(pipeline_name=PIPELINE_NAME, model_dir=model_dir)
+
+
+def test_metadata_that_is_not_utf8_is_a_load_error(saved_model: Path, model_dir: Path) -> None:
+    """Non-regression test for #11: a raw UnicodeDecodeError."""
+    # Given metadata with a byte that is not UTF-8
+    metadata = saved_model.with_suffix(".json")
+    metadata.write_bytes(b"\xff" + metadata.read_bytes())
+
+    # When the pipeline is loaded, then the error says so and where
+    with pytest.raises(ModelLoadError, match=r"is unreadable: not UTF-8 text \(byte 0\)$"):
+        load_pipeline(pipeline_name=PIPELINE_NAME, model_dir=model_dir)
+
+
+def test_invalid_metadata_error_gives_the_field_and_the_reason(
+    saved_model: Path, model_dir: Path
+) -> None:
+    """Non-regression test for #11: only "1 validation error for ModelMetadata"."""
+    # Given metadata whose sha256 is a number
+    metadata = _read_metadata(saved_model)
+    metadata["model_sha256"] = 12
+    _write_metadata(saved_model, metadata)
+
+    # When the pipeline is loaded, then the one-line error names the field and the reason
+    with pytest.raises(ModelLoadError) as raised:
+        load_pipeline(pipeline_name=PIPELINE_NAME, model_dir=model_dir)
+    assert str(raised.value) == (
+        f"model metadata {saved_model.with_suffix('.json')} is unreadable: "
+        "model_sha256: Input should be a valid string"
+    )
+
+
+def test_unfitted_pipeline_is_a_load_error(
+    saved_files: Callable[[object], Path], config: Config
+) -> None:
+    """Non-regression test for #11: scikit-learn's AttributeError at the first prediction."""
+    # Given an unfitted pipeline saved as the model, its sha256 matching
+    model_path = saved_files(build_pipeline(config.model))
+
+    # When it is loaded, then it is refused before anything is scored
+    with pytest.raises(ModelLoadError, match="holds a pipeline that was never fitted$"):
+        load_pipeline(pipeline_name=config.app.pipeline_name, model_dir=model_path.parent)
+
+
+@pytest.mark.parametrize(
+    ("features", "reason"),
+    [
+        (["Rooms", "Garden"], r"other columns .*\(lacks LotFrontage, .* and \d+ more; adds Rooms"),
+        (None, "this package's features in another order"),
+    ],
+    ids=["other-columns", "other-order"],
+)
+def test_pipeline_fitted_on_other_features_is_a_load_error(
+    saved_files: Callable[[object], Path],
+    config: Config,
+    features: list[str] | None,
+    reason: str,
+) -> None:
+    """Non-regression test for #11: scikit-learn's ValueError at the first prediction."""
+    # Given a fitted pipeline that takes other columns, or the same in another order
+    columns = list(reversed(config.model.features)) if features is None else features
+    other = Pipeline([("mean", DummyRegressor())])
+    other.fit(pd.DataFrame({name: [0.0, 1.0] for name in columns}), [1.0, 2.0])
+    model_path = saved_files(other)
+
+    # When it is loaded, then it is refused, saying how it differs
+    with pytest.raises(ModelLoadError, match=f"holds a pipeline fitted on {reason}"):
+        load_pipeline(pipeline_name=config.app.pipeline_name, model_dir=model_path.parent)
+
+
+@pytest.mark.parametrize(
+    ("has_datasets", "where"),
+    [(True, "datasets/ lacks it"), (False, "an installed package holds no training data")],
+    ids=["source-checkout", "installed-wheel"],
+)
+def test_missing_training_data_says_to_train_from_a_source_checkout(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, has_datasets: bool, where: str
+) -> None:
+    # Given a package with or without its datasets directory
+    datasets = tmp_path / "datasets"
+    if has_datasets:
+        datasets.mkdir()
+    monkeypatch.setattr(core, "DATASET_DIR", datasets)
+
+    # When a dataset is loaded that is not there
+    # Then the error says why, and where training runs
+    with pytest.raises(TrainingDataNotFoundError) as raised:
+        load_dataset(file_name="train.csv", dataset_dir=datasets)
+    assert str(raised.value) == (
+        f"no data file {datasets / 'train.csv'} ({where}); "
+        "train from a source checkout with `tox -e train`"
+    )
+    assert raised.value.exit_code == 2
+
+
+@pytest.mark.parametrize(
+    ("has_datasets", "advice"),
+    [
+        (True, "train one with `tox -e train`"),
+        (
+            False,
+            "the installed package ships its model, so the installation is broken; "
+            "reinstall the wheel",
+        ),
+    ],
+    ids=["source-checkout", "installed-wheel"],
+)
+def test_missing_model_advice_depends_on_where_the_package_runs(
+    model_dir: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    has_datasets: bool,
+    advice: str,
+) -> None:
+    # Given no model, in a source checkout (datasets present) or an installed wheel
+    monkeypatch.setattr(core, "DATASET_DIR", tmp_path / ("datasets" if has_datasets else "none"))
+    (tmp_path / "datasets").mkdir()
+    model_dir.mkdir()
+
+    # When the pipeline is loaded, then the advice fits where the package runs
+    with pytest.raises(ModelNotFoundError) as raised:
+        load_pipeline(pipeline_name=PIPELINE_NAME, model_dir=model_dir)
+    model_path = model_dir / artifact_name(pipeline_name=PIPELINE_NAME)
+    assert str(raised.value) == f"no trained model at {model_path}; {advice}"

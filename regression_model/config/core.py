@@ -3,15 +3,45 @@
 from __future__ import annotations
 
 import functools
+import re
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
-from strictyaml import Bool, Float, Int, Map, MapPattern, Seq, Str, YAMLValidationError, load
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic_core import PydanticCustomError
+from strictyaml import (
+    YAML,
+    Bool,
+    Float,
+    Int,
+    Map,
+    MapPattern,
+    Seq,
+    Str,
+    YAMLValidationError,
+    load,
+)
+from strictyaml.ruamel.error import MarkedYAMLError
 
 import regression_model
+from regression_model.errors import ConfigError
+
+__all__ = [
+    "CONFIG_FILE_PATH",
+    "DATASET_DIR",
+    "PACKAGE_ROOT",
+    "TRAINED_MODEL_DIR",
+    "Config",
+    "ConfigError",
+    "ModelSettings",
+    "check_training_settings",
+    "get_config",
+    "is_source_checkout",
+    "load_config",
+    "no_model_advice",
+]
 
 PACKAGE_ROOT = Path(regression_model.__file__).resolve().parent
 CONFIG_FILE_PATH = PACKAGE_ROOT / "config.yml"
@@ -26,7 +56,6 @@ SCHEMA = Map(
     {
         "app": Map(
             {
-                "package_name": Str(),
                 "training_data_file": Str(),
                 "test_data_file": Str(),
                 "pipeline_name": Str(),
@@ -104,8 +133,27 @@ SCHEMA = Map(
 )
 
 
-class ConfigError(ValueError):
-    """The configuration file is malformed or inconsistent; the message names the key."""
+def is_source_checkout() -> bool:
+    """Whether the package runs from a source tree: only a source tree holds the datasets.
+
+    The wheel ships the trained model but not the training data (see setup.py).
+    """
+    return DATASET_DIR.is_dir()
+
+
+def no_model_advice() -> str:
+    """What to do when this version's model file is missing, for where the package runs."""
+    if is_source_checkout():
+        return "train one with `tox -e train`"
+    return (
+        "the installed package ships its model, so the installation is broken; "
+        "reinstall the wheel"
+    )
+
+
+def _key_error(key: str, message: str) -> PydanticCustomError:
+    """A validation error about ``key`` (dotted, below the model being validated)."""
+    return PydanticCustomError("config_key", "{message}", {"key": key, "message": message})
 
 
 class _Frozen(BaseModel):
@@ -115,7 +163,6 @@ class _Frozen(BaseModel):
 class AppSettings(_Frozen):
     """Where the package finds its data and saves its pipeline."""
 
-    package_name: str
     training_data_file: str
     test_data_file: str
     pipeline_name: str
@@ -132,7 +179,9 @@ class NumericRule(_Frozen):
     @model_validator(mode="after")
     def _check_bounds(self) -> NumericRule:
         if self.minimum > self.maximum:
-            raise ValueError(f"minimum {self.minimum} is above maximum {self.maximum}")
+            raise _key_error(
+                "minimum", f"minimum {self.minimum:g} is above maximum {self.maximum:g}"
+            )
         return self
 
 
@@ -164,7 +213,7 @@ class InputSchema(_Frozen):
     def _check_columns(self) -> InputSchema:
         duplicated = sorted(col for col, count in Counter(self.features).items() if count > 1)
         if duplicated:
-            raise ValueError(f"columns declared more than once: {duplicated}")
+            raise _key_error("categorical", f"columns declared more than once: {duplicated}")
         _check_subset("required", self.required, self.features)
         for rule in self.consistency:
             _check_subset("consistency", (rule.column, rule.at_least), self.numeric_columns)
@@ -292,17 +341,19 @@ class ModelSettings(_Frozen):
             _check_subset(f"products.{name}", factors, summed)
         _check_subset("presence_flags", self.presence_flags.values(), summed)
         _check_subset("log_vars", self.log_vars, summed)
-        clashing = sorted(set(self.engineered_features) & set(features))
-        if clashing:
-            raise ValueError(f"new feature names clash with input columns: {clashing}")
-        for name in (self.target, self.id_column):
+        for group in ("weighted_sums", "products", "presence_flags"):
+            clashing = sorted(set(getattr(self, group)) & set(features))
+            if clashing:
+                raise _key_error(group, f"new feature names clash with input columns: {clashing}")
+        for key in ("target", "id_column"):
+            name = getattr(self, key)
             if name in features:
-                raise ValueError(f"{name!r} is the target or the row id, not a feature")
+                raise _key_error(key, f"{name!r} is the target or the row id, not a feature")
         self._check_every_feature_is_handled()
         return self
 
     def _check_every_feature_is_handled(self) -> None:
-        """Every feature the pipeline sees is either required or imputed, and every label
+        """Every feature the pipeline sees either must have a value or is imputed, and every label
         is either scored or encoded: so no row that validation accepts can reach the
         estimator as NaN or as text."""
         inputs = self.inputs
@@ -313,10 +364,16 @@ class ModelSettings(_Frozen):
             *self.numerical_vars_with_na,
         }
         if optional - imputed:
-            raise ValueError(f"features neither required nor imputed: {sorted(optional - imputed)}")
+            raise _key_error(
+                "inputs.required",
+                "features that may lack a value but have no missing-value rule: "
+                f"{sorted(optional - imputed)}",
+            )
         unencoded = set(inputs.categorical) - {*self.ordinal_vars, *self.categorical_vars}
         if unencoded:
-            raise ValueError(f"labels neither scored nor encoded: {sorted(unencoded)}")
+            raise _key_error(
+                "categorical_vars", f"labels neither scored nor encoded: {sorted(unencoded)}"
+            )
 
 
 class ServeSettings(_Frozen):
@@ -339,7 +396,7 @@ class Config(_Frozen):
 def _check_subset(key: str, columns: Iterable[str], features: Iterable[str]) -> None:
     unknown = sorted(set(columns) - set(features))
     if unknown:
-        raise ValueError(f"{key} names columns that are not features: {unknown}")
+        raise _key_error(key, f"names columns that are not features: {unknown}")
 
 
 def load_config(path: Path | None = None) -> Config:
@@ -358,19 +415,224 @@ def load_config(path: Path | None = None) -> Config:
     Raises
     ------
     ConfigError
-        If a key is missing or unknown, a value has the wrong type, or a variable group
-        names a column that is not a feature. The message names the key.
+        If the file cannot be read or is not strict YAML, a key is missing or unknown, a
+        value has the wrong type or is out of range, or a variable group names a column that
+        is not a feature. The one-line message names the file, the line and the key path
+        (``model.cv_folds``).
     """
     config_path = CONFIG_FILE_PATH if path is None else path
-    text = config_path.read_text(encoding="utf-8")
     try:
-        parsed = load(text, SCHEMA, label=str(config_path)).data
+        text = config_path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError(
+            f"cannot read config {config_path}: {_reason(error)}", culprit=config_path
+        ) from error
+    # Parsed without the schema first, for the tree and its true line numbers (strictyaml's
+    # own marks point into a re-serialised copy), then checked against it for typed values.
+    try:
+        tree = load(text, label=str(config_path))
+    except MarkedYAMLError as error:
+        # Syntax: no tree to walk, but the scanner's line is the file's own.
+        line = error.problem_mark.line if error.problem_mark is not None else 0
+        key_path = _key_path_at_line(text.splitlines(), line)
+        raise ConfigError(
+            f"invalid config {config_path} line {line + 1}{_key_label(key_path)}: "
+            f"{_strictyaml_problem(error)}",
+            culprit=config_path,
+        ) from error
+    try:
+        tree.revalidate(SCHEMA)
     except YAMLValidationError as error:
-        raise ConfigError(f"invalid config {config_path}:\n{error}") from error
+        key_path = _strictyaml_key_path(error)
+        raise _config_error(
+            config_path, text, key_path, _describe_strictyaml(error, tree, key_path)
+        ) from error
     try:
-        return Config.model_validate(parsed)
-    except ValueError as error:
-        raise ConfigError(f"invalid config {config_path}:\n{error}") from error
+        return Config.model_validate(tree.data)
+    except ValidationError as error:
+        problems = [_describe_pydantic(problem, tree) for problem in error.errors()]
+        key_path, message = problems[0]
+        expected = [
+            str(problem["ctx"]["expected"])
+            for problem, (path, _) in zip(error.errors(), problems, strict=True)
+            if path == key_path and problem["type"] == "literal_error"
+        ]
+        if len(expected) > 1:  # one literal per member of a union: list them all
+            got = error.errors()[0]["input"]
+            message = f"input should be one of {', '.join(expected)}, got {got!r}"
+        # A union reports once per member it tried: count each key once.
+        n_others = len({path for path, _ in problems} - {key_path})
+        if n_others:
+            message += f" (and {n_others} more {'problem' if n_others == 1 else 'problems'})"
+        raise _config_error(config_path, text, key_path, message) from error
+
+
+def _describe_pydantic(problem: Any, tree: YAML) -> tuple[tuple[str, ...], str]:
+    """The key path and message of one pydantic error, phrased like strictyaml's."""
+    key_path = _existing_prefix(tree, [str(part) for part in problem["loc"]])
+    context = problem.get("ctx") or {}
+    if problem["type"] == "config_key":
+        return (*key_path, *str(context["key"]).split(".")), str(problem["msg"])
+    message = str(problem["msg"])
+    return key_path, f"{message[:1].lower()}{message[1:]}, got {problem['input']!r}"
+
+
+def check_training_settings(*, settings: ModelSettings, n_rows: int) -> None:
+    """Check the values that only the training data can show to be unusable.
+
+    Parameters
+    ----------
+    settings : ModelSettings
+        The model settings training will use.
+    n_rows : int
+        The number of training rows, after the outlier rule.
+
+    Raises
+    ------
+    ConfigError
+        If ``cv_folds`` asks for more folds than there are rows, or ``test_size`` leaves a
+        holdout or a training set of fewer than two rows. The message names the key.
+    """
+    if settings.cv_folds > n_rows:
+        raise _config_error(
+            CONFIG_FILE_PATH,
+            _packaged_text(),
+            ("model", "cv_folds"),
+            f"{settings.cv_folds} folds need at least as many training rows; there are {n_rows}",
+        )
+    n_holdout = -(-settings.test_size * n_rows // 1)  # train_test_split rounds the holdout up
+    if not _MIN_SPLIT_ROWS <= n_holdout <= n_rows - _MIN_SPLIT_ROWS:
+        raise _config_error(
+            CONFIG_FILE_PATH,
+            _packaged_text(),
+            ("model", "test_size"),
+            f"{settings.test_size:g} of {n_rows} training rows leaves a holdout of "
+            f"{n_holdout:.0f} rows; holdout and training set need {_MIN_SPLIT_ROWS} rows each",
+        )
+
+
+def _packaged_text() -> str | None:
+    # Checks after loading point at the packaged file, where training's settings are set.
+    try:
+        return CONFIG_FILE_PATH.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+# R² needs two rows to be defined, and fitting needs at least two.
+_MIN_SPLIT_ROWS = 2
+
+
+def _config_error(
+    config_path: Path, text: str | None, key_path: Sequence[str], message: str
+) -> ConfigError:
+    line = None
+    if text is not None:
+        try:
+            line = _line_of(load(text), key_path, text.splitlines())
+        except MarkedYAMLError:
+            line = None
+    where = f"{config_path} line {line}" if line is not None else f"{config_path}"
+    return ConfigError(
+        f"invalid config {where}{_key_label(key_path)}: {message}", culprit=".".join(key_path)
+    )
+
+
+def _key_label(key_path: Sequence[str]) -> str:
+    return f", {'.'.join(key_path)}" if key_path else ""
+
+
+def _existing_prefix(tree: YAML, key_path: Sequence[str]) -> tuple[str, ...]:
+    """The longest start of ``key_path`` that names a node of ``tree``.
+
+    pydantic's locations can end in a type's name (``literal[...]``), which is no key.
+    """
+    node, found = tree, []
+    for part in key_path:
+        try:
+            node = node[int(part)] if node.is_sequence() else node[part]
+        except (KeyError, IndexError, ValueError, TypeError):
+            break
+        found.append(part)
+    return tuple(found)
+
+
+def _node_at(tree: YAML, key_path: Sequence[str]) -> YAML:
+    node = tree
+    for part in _existing_prefix(tree, key_path):
+        node = node[int(part)] if node.is_sequence() else node[part]
+    return node
+
+
+def _line_of(tree: YAML, key_path: Sequence[str], lines: Sequence[str]) -> int:
+    """The 1-based line where ``key_path`` (or its deepest existing parent) is set."""
+    line: int = _node_at(tree, key_path).start_line
+    # ruamel counts the comments and blank lines above a key as part of it: skip them.
+    while line < len(lines) and (not lines[line - 1].strip() or lines[line - 1].lstrip()[0] == "#"):
+        line += 1
+    return line
+
+
+def _strictyaml_key_path(error: YAMLValidationError) -> tuple[str, ...]:
+    # strictyaml records where it failed as a pointer of (kind, key) steps but exposes it
+    # only privately; without it the message still names the line.
+    pointer: Any = getattr(getattr(error, "_chunk", None), "pointer", None)
+    steps: list[tuple[str, Any]] = getattr(pointer, "_indices", [])
+    path: list[str] = []
+    for kind, value in steps:
+        if kind in ("val", "key"):
+            path.append(str(value[0]))
+        elif kind == "index":
+            path.append(str(value))
+    return tuple(path)
+
+
+def _describe_strictyaml(error: YAMLValidationError, tree: YAML, key_path: Sequence[str]) -> str:
+    expected = re.sub(r"^(when|while) ", "", str(error.context or "")).strip()
+    problem = str(error.problem or "").strip()
+    if expected == "parsing a mapping":  # a missing or unknown key: the problem says it all
+        expected = ""
+    is_found = tuple(_existing_prefix(tree, key_path)) == tuple(key_path)
+    node = _node_at(tree, key_path)
+    if is_found and node.is_scalar() and problem.startswith("found "):
+        problem = f"found {node.data!r}"
+    problem = re.sub(r"^unexpected key not in schema ", "unknown key ", problem)
+    return f"{expected}, {problem}" if expected else problem
+
+
+def _strictyaml_problem(error: MarkedYAMLError) -> str:
+    problem = " ".join(str(error.problem or error).split())
+    if "'\\t'" in problem:
+        return "a tab cannot indent YAML; indent with spaces"
+    if "JSONesque" in problem:
+        return "flow style ({...} or [...]) is not allowed; write one item per line"
+    if "mapping values are not allowed here" in problem:
+        return "a key cannot start here; check the indentation"
+    return problem
+
+
+def _key_path_at_line(lines: Sequence[str], line: int) -> tuple[str, ...]:
+    """The dotted key a line of YAML sets, from its indentation and the lines above it."""
+    path: list[str] = []
+    indent = None
+    for text in reversed(lines[: line + 1]):
+        stripped = text.expandtabs(2).lstrip(" ")
+        key = stripped.split(":", 1)[0].strip() if ":" in stripped else ""
+        if not key or stripped.startswith(("#", "-")):
+            continue
+        depth = len(text.expandtabs(2)) - len(stripped)
+        if indent is None or depth < indent:
+            path.insert(0, key)
+            indent = depth
+        if depth == 0:
+            break
+    return tuple(path)
+
+
+def _reason(error: BaseException) -> str:
+    if isinstance(error, OSError) and error.strerror:
+        return error.strerror  # "Permission denied", without "[Errno 13]"
+    return str(error).splitlines()[0] if str(error) else type(error).__name__
 
 
 @functools.cache
