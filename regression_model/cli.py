@@ -720,7 +720,8 @@ def serve(host: str | None, port: int | None, workers: int) -> None:
     try:
         from regression_model.serve.server import run_server
     except ModuleNotFoundError as error:
-        raise UsageError(
+        # click's usage error: one line on stderr and exit 2, like any mistake in the call.
+        raise click.UsageError(
             f"`serve` needs the serve extra ({error.name} is missing): "
             "pip install 'ames-price-model[serve]'"
         ) from error
