@@ -745,6 +745,36 @@ def train() -> None:
     click.echo(f"Saved the trained model to {model_path}")
 
 
+@main.command()
+@click.option("--host", help="Address to listen on [default: config.yml's serve.host, 127.0.0.1].")
+@click.option(
+    "--port",
+    type=click.IntRange(min=0, max=65535),
+    help="Port to listen on [default: config.yml's serve.port, 8000].",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Server processes; each loads the model once.",
+)
+def serve(host: str | None, port: int | None, workers: int) -> None:
+    """Serve the model over HTTP: a page at /, the API under /v1, its docs at /docs.
+
+    Needs the serve extra. Stops on SIGTERM or Ctrl-C after the requests in flight.
+    """
+    try:
+        from regression_model.serve.server import run_server
+    except ModuleNotFoundError as error:
+        # click's usage error: one line on stderr and exit 2, like any mistake in the call.
+        raise click.UsageError(
+            f"`serve` needs the serve extra ({error.name} is missing): "
+            "pip install 'ames-price-model[serve]'"
+        ) from error
+    run_server(host=host, port=port, workers=workers)
+
+
 def _model_path() -> Path:
     from regression_model.config.core import TRAINED_MODEL_DIR, get_config
     from regression_model.processing.data_manager import artifact_name

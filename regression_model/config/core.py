@@ -124,6 +124,14 @@ SCHEMA = Map(
                 ),
             }
         ),
+        "serve": Map(
+            {
+                "host": Str(),
+                "port": Int(),
+                "max_rows_per_request": Int(),
+                "max_body_bytes": Int(),
+            }
+        ),
     }
 )
 
@@ -388,11 +396,21 @@ class ModelSettings(_Frozen):
             )
 
 
+class ServeSettings(_Frozen):
+    """The HTTP service: where it listens and what one request may hold."""
+
+    host: str
+    port: int = Field(ge=0, le=65535)
+    max_rows_per_request: int = Field(gt=0)
+    max_body_bytes: int = Field(gt=0)
+
+
 class Config(_Frozen):
-    """The whole configuration: app settings and model settings."""
+    """The whole configuration: app settings, model settings and the HTTP service's settings."""
 
     app: AppSettings
     model: ModelSettings
+    serve: ServeSettings
 
 
 def _check_subset(key: str, columns: Iterable[str], features: Iterable[str]) -> None:
