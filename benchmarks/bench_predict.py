@@ -332,9 +332,7 @@ def measure_intervals() -> Result:
     )
     batch = _batch_frame()
     gc.collect()
-    batch_plain, batch_interval = _alternate(
-        [pair(batch) for _ in range(INTERVAL_BATCH_REPEATS)]
-    )
+    batch_plain, batch_interval = _alternate([pair(batch) for _ in range(INTERVAL_BATCH_REPEATS)])
     single = {
         "plain": _percentiles_ms(single_plain),
         "interval": _percentiles_ms(single_interval),

@@ -23,6 +23,7 @@ from fastapi.testclient import TestClient
 import regression_model
 from regression_model import __version__
 from regression_model.config.core import TRAINED_MODEL_DIR, Config
+from regression_model.examples import load_example_houses
 from regression_model.predict import make_prediction
 from regression_model.processing.data_manager import ModelLoadError, artifact_name, load_metadata
 from regression_model.results import ErrorKind, PredictionResult, RowError
@@ -486,3 +487,25 @@ def test_sigterm_finishes_the_request_in_flight_then_exits_0(
     assert status == 200
     assert answer["predictions"][0] > 0
     assert server.process.wait(timeout=DRAIN_TIMEOUT_S) == 0
+
+
+def test_predict_passes_an_interval_level_through(client: TestClient, config: Config) -> None:
+    """Check that ?interval= gives each priced house the ends of its range (issue 16)."""
+    # Given the example house and a level training calibrated
+    house = load_example_houses()[0]
+    level = config.model.intervals.levels[0]
+
+    # When it is priced with that level
+    answer = client.post(f"/v1/predict?interval={level}", json=house)
+
+    # Then the answer is make_prediction's with the same level
+    assert answer.status_code == 200
+    expected = make_prediction(input_data=house, interval=level)
+    assert answer.json() == json.loads(expected.model_dump_json())
+    assert answer.json()["lower"][0] < answer.json()["predictions"][0] < answer.json()["upper"][0]
+
+
+def test_predict_refuses_an_uncalibrated_interval_level(client: TestClient) -> None:
+    answer = client.post("/v1/predict?interval=0.85", json=load_example_houses()[0])
+    assert answer.status_code == 422
+    assert answer.json()["detail"].startswith("interval level 0.85 is not calibrated")

@@ -6,11 +6,12 @@ import json
 from pathlib import Path
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, Request, Response
+from fastapi import APIRouter, HTTPException, Query, Request, Response
 from fastapi.responses import FileResponse
 from starlette.concurrency import run_in_threadpool
 
 from regression_model.predict import make_prediction
+from regression_model.processing.intervals import calibrated_level
 from regression_model.results import PredictionResult
 from regression_model.serve.schemas import Health, ModelInfo, Problem, Readiness
 from regression_model.serve.state import ServiceState
@@ -81,18 +82,31 @@ async def model(request: Request) -> ModelInfo:
         **_NOT_READY_RESPONSE,
     },
 )
-async def predict(request: Request) -> Response:
+async def predict(
+    request: Request,
+    interval: float | None = Query(
+        default=None,
+        description="A calibrated level (see /v1/model) for `lower` and `upper` price ends.",
+    ),
+) -> Response:
     """Price houses: a list of house records (raw column names) or one record.
 
     The answer holds one prediction per house, in order, ``null`` where the house has
-    errors; a house with a bad value is a row error in a 200 answer, never a refusal.
+    errors; a house with a bad value is a row error in a 200 answer, never a refusal. With
+    ``?interval=0.9`` (a level training calibrated) each priced house also gets the ends of
+    its range; an uncalibrated level is refused (422) naming the calibrated ones.
     """
-    _loaded_model(request)
+    model = _loaded_model(request)
     settings = _state(request).config.serve
+    if interval is not None:
+        try:
+            calibrated_level(model.metadata.intervals, interval)
+        except ValueError as error:
+            raise HTTPException(status_code=422, detail=str(error)) from error
     body = await _read_body(request, limit=settings.max_body_bytes)
     records = _parse_houses(body, max_rows=settings.max_rows_per_request)
     # Scoring holds the CPU for milliseconds: in a worker thread, the loop keeps serving.
-    result = await run_in_threadpool(make_prediction, input_data=records)
+    result = await run_in_threadpool(make_prediction, input_data=records, interval=interval)
     return Response(content=result.model_dump_json(), media_type="application/json")
 
 
