@@ -34,7 +34,7 @@ from collections.abc import Callable, Iterator, Sequence
 from enum import Enum
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING, Any, NoReturn, TextIO
+from typing import TYPE_CHECKING, Any, Generic, NoReturn, TextIO, TypeVar
 
 import click
 import pandas as pd
@@ -56,6 +56,9 @@ if sys.platform != "win32":
 # them takes a second that `--help` and a mistyped file name should not cost.
 if TYPE_CHECKING:
     import pyarrow as pa
+
+    from regression_model.processing.domain import TrainingDomain
+    from regression_model.results import RowError, RowWarning
 
 DEFAULT_CHUNK_SIZE = 10_000
 # Far more rows than fit in memory at once, and far below the 64-bit counts pandas and Arrow
@@ -694,42 +697,78 @@ def validate(input_path: Path, max_errors: int, chunk_size: int) -> None:
     """Check every row of INPUT (.csv or .parquet) against the model's input schema.
 
     Prints the number of rows, valid and invalid rows, errors by column and the first
-    errors by row (numbered from 0, the first row after the header) and column. Exits
-    with 1 if any row is invalid, and with 2 if the file lacks a required column.
+    errors by row (numbered from 0, the first row after the header) and column; then, apart,
+    the warnings: rows that would be priced but lie outside what the trained model saw (its
+    training ranges and labels, when a model is trained) or whose fields contradict each
+    other. Exits with 1 if any row is invalid, and with 2 if the file lacks a required column.
     """
     from regression_model.config.core import get_config
     from regression_model.processing.validation import validate_records
-    from regression_model.results import RowError
+    from regression_model.results import RowError, RowWarning  # noqa: F811 - used at run time
 
     file_format = _check_input(input_path)
     _check_columns(input_path, _input_columns(input_path, file_format))
     schema = get_config().model.inputs
+    domain = _trained_domain()
     n_rows = n_invalid = 0
-    errors_by_column: Counter[str] = Counter()
-    first_errors: list[RowError] = []
+    errors = _Tally[RowError](by="column", key=lambda error: error.column or "(row)")
+    warnings = _Tally[RowWarning](by="kind", key=lambda warning: warning.kind.value)
     for chunk in _frames(input_path, file_format=file_format, chunk_size=chunk_size):
-        validated = validate_records(records=chunk, schema=schema)
-        errors_by_column.update(error.column or "(row)" for error in validated.errors)
-        for error in validated.errors[: max_errors - len(first_errors)]:
-            # Rows are numbered within the chunk: shift them to the whole file.
-            first_errors.append(error.model_copy(update={"row": error.row + n_rows}))
+        validated = validate_records(records=chunk, schema=schema, domain=domain)
+        errors.add(validated.errors, first_row=n_rows, limit=max_errors)
+        warnings.add(validated.warnings, first_row=n_rows, limit=max_errors)
         n_invalid += int((~validated.is_valid).sum())
         n_rows += len(chunk)
 
     click.echo(f"rows     {n_rows:>10,}")
     click.echo(f"valid    {n_rows - n_invalid:>10,}")
     click.echo(f"invalid  {n_invalid:>10,}")
-    if errors_by_column:
-        click.echo("errors by column:")
-        for column, count in errors_by_column.most_common():
-            click.echo(f"  {column:<20} {count:>10,}")
-    if first_errors:
-        total = errors_by_column.total()
-        click.echo(f"first {len(first_errors)} of {total:,} errors:")
-        for error in first_errors:
-            click.echo(f"  row {error.row:<8} {error.column or '-':<16} {error.message}")
+    errors.echo("errors")
+    if domain is None:
+        click.echo("warnings: no trained model, so no training ranges or labels to check against")
+    warnings.echo("warnings")
     if n_invalid:
         sys.exit(1)
+
+
+_Found = TypeVar("_Found", "RowError", "RowWarning")
+
+
+class _Tally(Generic[_Found]):
+    """Errors or warnings of a file read in chunks: counts by ``key`` and the first few."""
+
+    def __init__(self, *, by: str, key: Callable[[_Found], str]) -> None:
+        self.by = by
+        self.key: Callable[[_Found], str] = key
+        self.counts: Counter[str] = Counter()
+        self.first: list[_Found] = []
+
+    def add(self, found: Sequence[_Found], *, first_row: int, limit: int) -> None:
+        self.counts.update(self.key(item) for item in found)
+        for item in found[: limit - len(self.first)]:
+            # Rows are numbered within the chunk: shift them to the whole file.
+            self.first.append(item.model_copy(update={"row": item.row + first_row}))
+
+    def echo(self, name: str) -> None:
+        if not self.counts:
+            return
+        click.echo(f"{name} by {self.by}:")
+        for group, count in self.counts.most_common():
+            click.echo(f"  {group:<24} {count:>6,}")
+        if self.first:
+            click.echo(f"first {len(self.first)} of {self.counts.total():,} {name}:")
+            for item in self.first:
+                click.echo(f"  row {item.row:<8} {item.column or '-':<16} {item.message}")
+
+
+def _trained_domain() -> TrainingDomain | None:
+    """The trained model's domain, or None where no usable model is trained."""
+    from regression_model.processing.data_manager import load_metadata
+
+    try:
+        return load_metadata(model_path=_model_path()).domain
+    except ModelLoadError:
+        return None
 
 
 @main.command()

@@ -560,6 +560,13 @@ def test_a_user_error_exits_2_with_one_line_and_leaves_no_file(
 # validate
 
 
+def _listed(stdout: str, name: str) -> list[tuple[str, str, str]]:
+    """The (row, column, message) lines that validate lists under "first N of M <name>:"."""
+    section = re.search(rf"^first \d+ of [\d,]+ {name}:\n((?:  row .*\n)*)", stdout, re.MULTILINE)
+    assert section is not None, stdout
+    return re.findall(r"^  row (\d+)\s+(\S+)\s+(.+)$", section.group(1), re.MULTILINE)
+
+
 def test_validate_counts_rows_and_lists_errors_numbered_across_the_whole_file(
     houses_csv: Path,
 ) -> None:
@@ -574,8 +581,7 @@ def test_validate_counts_rows_and_lists_errors_numbered_across_the_whole_file(
     assert re.search(r"^valid\s+398$", run.stdout, re.MULTILINE)
     assert re.search(r"^invalid\s+2$", run.stdout, re.MULTILINE)
     # ... and the errors by row in the file, not in the chunk, and by column
-    errors = re.findall(r"^  row (\d+)\s+(\S+)\s+(.+)$", run.stdout, re.MULTILINE)
-    assert errors == [
+    assert _listed(run.stdout, "errors") == [
         ("5", "LotArea", "LotArea must be a number, got 'big'"),
         ("250", "GrLivArea", "GrLivArea must be between 0 and 250000, got -5"),
         ("250", "Neighborhood", "Neighborhood must have a value"),
@@ -595,9 +601,29 @@ def test_validate_lists_at_most_max_errors(houses_csv: Path) -> None:
     # When a file with three errors is validated with --max-errors 1
     run = _in_process(["validate", houses_csv, "--max-errors", "1"])
 
-    # Then one error is listed, out of three
+    # Then one error is listed, out of three (and one warning, apart)
     assert "first 1 of 3 errors:" in run.stdout
-    assert len(re.findall(r"^  row ", run.stdout, re.MULTILINE)) == 1
+    assert len(_listed(run.stdout, "errors")) == 1
+    assert len(_listed(run.stdout, "warnings")) == 1
+
+
+def test_validate_reports_warnings_apart_from_errors(houses_csv: Path) -> None:
+    """Check that validate lists the warnings a file's rows would get (issue 10), apart."""
+    # When the file of test.csv houses is validated
+    run = _in_process(["validate", houses_csv])
+
+    # Then the warnings are counted by kind and listed with their rows, after the errors,
+    # and the same rows get the same warnings from make_prediction
+    assert run.stdout.index("errors by column:") < run.stdout.index("warnings by kind:")
+    records = pd.read_csv(houses_csv)
+    expected = make_prediction(input_data=records).warnings
+    counts = dict(re.findall(r"^  ([a-z_]+)\s+(\d+)$", run.stdout, re.MULTILINE))
+    assert counts == {
+        kind: str(sum(w.kind.value == kind for w in expected))
+        for kind in {w.kind.value for w in expected}
+    }
+    listed = _listed(run.stdout, "warnings")
+    assert listed == [(str(w.row), w.column or "-", w.message) for w in expected[: len(listed)]]
 
 
 def test_validate_of_a_clean_parquet_file_exits_0(
