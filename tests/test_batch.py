@@ -199,7 +199,7 @@ def test_predict_dask_on_a_two_worker_cluster_matches_make_prediction_row_for_ro
     # When a two-process cluster scores it
     with (
         distributed.LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
         ) as cluster,
         distributed.Client(cluster) as client,
     ):
