@@ -38,7 +38,7 @@ from regression_model import __version__, batch, cli, train_pipeline
 from regression_model.batch import ERROR_COLUMN, PREDICTION_COLUMN, WARNING_COLUMN
 from regression_model.cli import main
 from regression_model.config import core
-from regression_model.config.core import load_config
+from regression_model.config.core import DATASET_DIR, Config, load_config
 from regression_model.pipeline import build_pipeline
 from regression_model.predict import make_prediction
 from regression_model.processing.data_manager import ModelLoadError, load_metadata
@@ -291,6 +291,40 @@ def test_predict_reports_progress_on_stderr_when_it_is_a_terminal(
     assert run.exit_code == 0, run.stderr
     assert "Scoring" in run.stderr
     assert "Scoring" not in run.stdout
+
+
+GOLDEN_PREDICTIONS = Path(__file__).parent / "golden" / "test_predictions.csv"
+# Prices are compared to 1e-12, relative: tight enough to catch any change in what the model
+# is given, loose enough for a float printed and parsed again by another library.
+GOLDEN_PRICE_TOLERANCE = 1e-12
+
+
+def test_predict_of_the_shipped_test_csv_matches_the_golden_file(
+    config: Config, tmp_path: Path
+) -> None:
+    """Check that the file path scores test.csv as it did when the golden file was written.
+
+    Non-regression test for #14: reading and writing moved to Arrow.
+    """
+    # Given the shipped test.csv and its output as `predict` wrote it before issue 14
+    source = DATASET_DIR / config.app.test_data_file
+    output = tmp_path / "scored.csv"
+
+    # When the command line scores it
+    run = _in_subprocess(["predict", source, "-o", output])
+
+    # Then every cell comes back as the golden file has it, the prices to 1e-12
+    assert (run.exit_code, run.stderr) == (0, "")
+    expected = pd.read_csv(GOLDEN_PREDICTIONS, dtype=str, keep_default_na=False)
+    scored = pd.read_csv(output, dtype=str, keep_default_na=False)
+    assert list(scored.columns) == list(expected.columns)
+    cells = expected.columns.drop(PREDICTION_COLUMN)
+    pd.testing.assert_frame_equal(scored[cells], expected[cells])
+    np.testing.assert_allclose(
+        pd.to_numeric(scored[PREDICTION_COLUMN]).to_numpy(),
+        pd.to_numeric(expected[PREDICTION_COLUMN]).to_numpy(),
+        rtol=GOLDEN_PRICE_TOLERANCE,
+    )
 
 
 # Mistakes a user can make: (case id, write the files and return the arguments and the one
