@@ -22,6 +22,7 @@ from regression_model.results import RowError, RowWarning
 
 if TYPE_CHECKING:
     import dask.dataframe as dd
+    import pyarrow as pa
 
 PREDICTION_COLUMN = "prediction"
 ERROR_COLUMN = "error"
@@ -165,6 +166,41 @@ def attach_scores(*, input_data: pd.DataFrame, scores: ScoredRows) -> pd.DataFra
             WARNING_COLUMN: pd.Series(scores.warnings, index=input_data.index, dtype=MESSAGE_DTYPE),
         }
     )
+
+
+def attach_scores_to_table(*, table: pa.Table, scores: ScoredRows) -> pa.Table:
+    """``table`` with ``scores`` as its last columns, as ``attach_scores`` adds them.
+
+    Parameters
+    ----------
+    table : pyarrow.Table
+        The rows that were scored, in the order they were scored.
+    scores : ScoredRows
+        The outcome of ``score_rows``, aligned with ``table`` by position.
+
+    Returns
+    -------
+    pyarrow.Table
+        Every column of ``table``, untouched, then ``prediction`` (float64, null where the
+        row has errors), ``error`` and ``warning`` (strings, null when there are none).
+    """
+    import pyarrow as pa
+
+    columns = {
+        PREDICTION_COLUMN: pa.array(scores.prices, type=pa.float64(), from_pandas=True),
+        ERROR_COLUMN: pa.array(scores.errors, type=pa.string()),
+        WARNING_COLUMN: pa.array(scores.warnings, type=pa.string()),
+    }
+    for name, column in columns.items():
+        table = table.append_column(name, column)
+    return table
+
+
+def scored_schema(*, schema: pa.Schema) -> pa.Schema:
+    """The schema ``attach_scores_to_table`` gives a table with ``schema``."""
+    no_scores = ScoredRows(prices=np.empty(0), errors=[], warnings=[])
+    scored: pa.Schema = attach_scores_to_table(table=schema.empty_table(), scores=no_scores).schema
+    return scored
 
 
 def _score_partition(partition: pd.DataFrame) -> pd.DataFrame:

@@ -34,7 +34,7 @@ from sklearn.dummy import DummyRegressor
 from sklearn.pipeline import Pipeline
 
 import regression_model
-from regression_model import __version__, batch, cli, train_pipeline
+from regression_model import __version__, batch, cli, tables, train_pipeline
 from regression_model.batch import ERROR_COLUMN, PREDICTION_COLUMN, WARNING_COLUMN
 from regression_model.cli import main
 from regression_model.config import core
@@ -249,7 +249,7 @@ def test_a_failure_to_write_exits_2_and_leaves_no_file(
     def disk_full(*args: object, **kwargs: object) -> None:
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(pd.DataFrame, "to_csv", disk_full)
+    monkeypatch.setattr(tables, "write_csv_rows", disk_full)
 
     # When a file is scored
     run = _in_process(["predict", houses_csv, "-o", tmp_path / "scored.csv"])
