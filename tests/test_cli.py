@@ -180,6 +180,38 @@ def test_predict_parquet_round_trip_keeps_columns_dtypes_and_index(
     assert scored[ERROR_COLUMN].iloc[7] == _joined_errors(expected, len(houses))[7]
 
 
+@pytest.mark.parametrize("command", ["predict", "validate"])
+def test_a_parquet_file_of_pandas_categoricals_predicts_and_validates(
+    config: Config, test_records: pd.DataFrame, tmp_path: Path, command: str
+) -> None:
+    """Check that text columns stored as Parquet dictionaries score as plain text does.
+
+    Non-regression test for #10: pandas categoricals in a Parquet file.
+    """
+    # Given a Parquet file whose text columns pandas wrote as categoricals
+    houses = test_records.head(200)
+    text_columns = [name for name in config.model.features if houses[name].dtype == "str"]
+    source, output = tmp_path / "houses.parquet", tmp_path / "scored.parquet"
+    houses.astype({name: "category" for name in text_columns}).to_parquet(source)
+
+    # When the command runs on it, as a user runs it
+    args = ["-o", output] if command == "predict" else []
+    run = _in_subprocess([command, source, *args, "--chunk-size", SMALL_CHUNK])
+
+    # Then it succeeds, and predict gives the prices make_prediction gives the plain records
+    assert text_columns
+    assert (run.exit_code, run.stderr) == (0, "")
+    if command == "predict":
+        scored = pd.read_parquet(output)
+        expected = make_prediction(input_data=houses)
+        np.testing.assert_allclose(
+            scored[PREDICTION_COLUMN].to_numpy(), _prices(expected), rtol=1e-12
+        )
+        assert scored[ERROR_COLUMN].isna().all()
+    else:
+        assert "invalid           0" in run.stdout
+
+
 def test_predict_csv_with_only_a_header_writes_only_a_header(
     test_records: pd.DataFrame, tmp_path: Path
 ) -> None:
