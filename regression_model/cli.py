@@ -10,9 +10,12 @@ line on stderr; ``--debug`` (or ``REGRESSION_MODEL_DEBUG=1``) shows the tracebac
 docs/failures.md lists every case.
 
 Files are read and written in chunks of ``--chunk-size`` rows, so memory does not grow with
-the file. The model sees a CSV file's values typed as ``pd.read_csv`` types them, and the
-output gets its cells back unchanged, as text (cells pandas reads as missing, such as ``NA``,
-come back empty). Parquet columns pass through with their Arrow types.
+the file, and a background thread reads the next chunk while one is scored
+(regression_model/tables.py). A CSV file is parsed once, through Arrow, every cell as text:
+the model sees its columns typed as ``pd.read_csv`` types them, and the output gets the cells
+back unchanged, quoted only where they must be (cells pandas reads as missing, such as
+``NA``, come back empty). A row with more or fewer fields than the header is refused. Parquet
+columns pass through with their Arrow types.
 """
 
 from __future__ import annotations
@@ -209,9 +212,9 @@ def _model_columns() -> tuple[str, ...]:
     return get_config().model.features
 
 
-def _parquet_frame(batch: pa.RecordBatch | pa.Table) -> pd.DataFrame:
-    """The model's columns of a Parquet batch, as pandas reads them (categoricals included)."""
-    frame: pd.DataFrame = batch.select(list(_model_columns())).to_pandas()
+def _parquet_frame(table: pa.Table) -> pd.DataFrame:
+    """The model's columns of a Parquet chunk, as pandas reads them (categoricals included)."""
+    frame: pd.DataFrame = table.select(list(_model_columns())).to_pandas()
     return frame
 
 
@@ -238,17 +241,41 @@ def _parquet_schema(path: Path) -> pa.Schema:
     return schema
 
 
-def _frames(path: Path, *, file_format: TableFormat, chunk_size: int) -> Iterator[pd.DataFrame]:
-    """The model's columns of ``path``, chunk by chunk, typed as for scoring."""
-    from regression_model.tables import model_frame, read_ahead
+def _scoring_chunks(
+    path: Path,
+    *,
+    file_format: TableFormat,
+    chunk_size: int,
+    on_progress: Callable[[int], None] = lambda done: None,
+) -> Generator[tuple[pa.Table, pd.DataFrame], None, None]:
+    """Each chunk of ``path`` as it is written back, and its model columns typed for scoring.
+
+    Both are made here so that ``read_ahead`` runs the typing in its thread too: Arrow's
+    casts release the GIL, so they overlap the scoring of the chunk before.
+    """
+    import pyarrow as pa
+
+    from regression_model.tables import model_frame
 
     if file_format is TableFormat.CSV:
         names = _csv_columns(path)
-        for table in read_ahead(_csv_text_chunks(path, column_names=names, chunk_size=chunk_size)):
-            yield model_frame(table, columns=_model_columns())
+        for table in _csv_text_chunks(
+            path, column_names=names, chunk_size=chunk_size, on_progress=on_progress
+        ):
+            yield table, model_frame(table, columns=_model_columns())
     else:
-        for batch in read_ahead(_parquet_batches(path, chunk_size=chunk_size)):
-            yield _parquet_frame(batch)
+        for batch in _parquet_batches(path, chunk_size=chunk_size, on_progress=on_progress):
+            table = pa.Table.from_batches([batch])
+            yield table, _parquet_frame(table)
+
+
+def _frames(path: Path, *, file_format: TableFormat, chunk_size: int) -> Iterator[pd.DataFrame]:
+    """The model's columns of ``path``, chunk by chunk, typed as for scoring."""
+    from regression_model.tables import read_ahead
+
+    chunks = _scoring_chunks(path, file_format=file_format, chunk_size=chunk_size)
+    for _, frame in read_ahead(chunks):
+        yield frame
 
 
 def _is_terminal(stream: TextIO) -> bool:
@@ -393,8 +420,8 @@ def _signals_stop_like_ctrl_c() -> Iterator[None]:
 def _predict_csv(
     source: Path, partial: Path, *, output: Path, chunk_size: int, show_progress: bool
 ) -> tuple[int, int]:
-    from regression_model.batch import attach_scores_to_table, scored_schema, score_rows
-    from regression_model.tables import model_frame, read_ahead, write_csv_header, write_csv_rows
+    from regression_model.batch import attach_scores_to_table, score_rows, scored_schema
+    from regression_model.tables import read_ahead, write_csv_header, write_csv_rows
 
     names = _csv_columns(source)
     n_rows = n_errors = 0
@@ -402,7 +429,9 @@ def _predict_csv(
         # The file is parsed once, every cell as text: the text is written back as it was
         # read, and only the model's columns become numbers, for scoring.
         chunks = read_ahead(
-            _csv_text_chunks(source, column_names=names, chunk_size=chunk_size, on_progress=advance)
+            _scoring_chunks(
+                source, file_format=TableFormat.CSV, chunk_size=chunk_size, on_progress=advance
+            )
         )
         with _writing(output):
             out = partial.open("wb")
@@ -411,8 +440,8 @@ def _predict_csv(
             out_schema = scored_schema(schema=_text_schema(names))
             with _writing(output):
                 write_csv_header(out, column_names=out_schema.names)
-            for table in chunks:
-                scores = score_rows(input_data=model_frame(table, columns=_model_columns()))
+            for table, frame in chunks:
+                scores = score_rows(input_data=frame)
                 with _writing(output):
                     write_csv_rows(out, attach_scores_to_table(table=table, scores=scores))
                 n_rows += table.num_rows
@@ -431,10 +460,9 @@ def _text_schema(names: Sequence[str]) -> pa.Schema:
 def _predict_parquet(
     source: Path, partial: Path, *, output: Path, chunk_size: int, show_progress: bool
 ) -> tuple[int, int]:
-    import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from regression_model.batch import attach_scores_to_table, scored_schema, score_rows
+    from regression_model.batch import attach_scores_to_table, score_rows, scored_schema
     from regression_model.tables import read_ahead
 
     out_schema = scored_schema(schema=_parquet_schema(source))
@@ -445,18 +473,20 @@ def _predict_parquet(
         with _writing(output):
             writer = pq.ParquetWriter(partial, out_schema)
         try:
-            batches = read_ahead(
-                _parquet_batches(source, chunk_size=chunk_size, on_progress=advance)
-            )
-            for batch in batches:
-                scores = score_rows(input_data=_parquet_frame(batch))
-                # The input's Arrow columns pass through untouched; a failed row's price is null.
-                scored = attach_scores_to_table(
-                    table=pa.Table.from_batches([batch]), scores=scores
+            chunks = read_ahead(
+                _scoring_chunks(
+                    source,
+                    file_format=TableFormat.PARQUET,
+                    chunk_size=chunk_size,
+                    on_progress=advance,
                 )
+            )
+            for table, frame in chunks:
+                scores = score_rows(input_data=frame)
+                # The input's Arrow columns pass through untouched; a failed row's price is null.
                 with _writing(output):
-                    writer.write_table(scored)
-                n_rows += batch.num_rows
+                    writer.write_table(attach_scores_to_table(table=table, scores=scores))
+                n_rows += table.num_rows
                 n_errors += scores.n_rows_with_errors
         finally:
             # Closing writes the footer; after a failure the file is removed anyway.

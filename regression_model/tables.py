@@ -26,7 +26,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
-from pandas.io.parsers.readers import STR_NA_VALUES
+
+# pandas-stubs leave out this set, which pandas' readers use as their default missing values.
+from pandas.io.parsers.readers import STR_NA_VALUES  # type: ignore[attr-defined]
 
 # Bytes Arrow parses at a time: a few thousand rows of house records. Chunks of
 # --chunk-size rows are cut from these blocks, so this bounds the extra memory, not the chunk.

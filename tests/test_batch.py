@@ -11,6 +11,7 @@ import numpy.typing as npt
 import pandas as pd
 import pytest
 
+from regression_model import predict
 from regression_model.batch import (
     ERROR_COLUMN,
     OUTPUT_COLUMNS,
@@ -19,9 +20,9 @@ from regression_model.batch import (
     predict_dask,
     score_frame,
 )
-from regression_model import predict
 from regression_model.config.core import Config
 from regression_model.predict import make_prediction
+from regression_model.processing import data_manager
 from regression_model.results import PredictionResult, RowError, RowWarning
 
 # Rows and partitions of the dataset the cluster scores: enough rows that partitions
@@ -153,7 +154,8 @@ def test_predict_dask_on_categorical_columns_matches_make_prediction(
     ddf = dd.from_pandas(categorical, npartitions=3)
 
     # When it is scored on the local scheduler
-    scored = predict_dask(input_data=ddf).compute(scheduler="synchronous")  # type: ignore[no-untyped-call]
+    lazy = predict_dask(input_data=ddf)
+    scored = lazy.compute(scheduler="synchronous")  # type: ignore[no-untyped-call]
 
     # Then every row gets the price and the errors make_prediction gives the plain records
     expected = make_prediction(input_data=raw_records)
@@ -170,19 +172,20 @@ def test_predict_dask_loads_the_model_once_however_many_partitions(
 
     # Given a process that has not loaded the model, and a frame in five partitions
     loads: list[str] = []
-    real_load_pipeline = predict.load_pipeline
+    real_load_pipeline = data_manager.load_pipeline
 
     def counted_load_pipeline(*, pipeline_name: str) -> Any:
         loads.append(pipeline_name)
         return real_load_pipeline(pipeline_name=pipeline_name)
 
-    monkeypatch.setattr(predict, "load_pipeline", counted_load_pipeline)
+    monkeypatch.setattr("regression_model.predict.load_pipeline", counted_load_pipeline)
     predict._load_trained_model.cache_clear()
     ddf = dd.from_pandas(raw_records, npartitions=5)
 
     # When every partition is scored in this process
     try:
-        predict_dask(input_data=ddf).compute(scheduler="synchronous")  # type: ignore[no-untyped-call]
+        lazy = predict_dask(input_data=ddf)
+        lazy.compute(scheduler="synchronous")  # type: ignore[no-untyped-call]
     finally:
         predict._load_trained_model.cache_clear()
 
