@@ -629,6 +629,9 @@ def predict(input_path: Path, output_path: Path, overwrite: bool, chunk_size: in
     _check_output(output_path, input_format=file_format, overwrite=overwrite)
     _check_columns(input_path, _input_columns(input_path, file_format))
 
+    from regression_model.tables import return_freed_memory_promptly
+
+    return_freed_memory_promptly()
     started = time.perf_counter()
     score = _predict_csv if file_format is TableFormat.CSV else _predict_parquet
     try:
