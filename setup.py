@@ -34,13 +34,14 @@ setup(
             "trained_models/*.json",
             "trained_models/*.md",
             "trained_models/*.png",
+            "serve/static/*",
         ]
     },
     include_package_data=False,
     install_requires=read_requirements(ROOT / "requirements" / "requirements.txt"),
     extras_require={
         extra: read_requirements(ROOT / "requirements" / f"{extra}_requirements.txt")
-        for extra in ("dask", "report")
+        for extra in ("dask", "report", "serve")
     },
     entry_points={"console_scripts": ["regression-model=regression_model.cli:main"]},
     classifiers=[

@@ -20,6 +20,11 @@ cold_start
 training
     Wall time of ``run_training``, writing its model to a temporary directory so that the
     shipped model is left alone.
+intervals
+    What ``interval=0.9`` adds to ``make_prediction`` (issue 16: at most 10%), single row
+    and batch, with and without it timed alternately in one interpreter so that both see
+    the same machine load. Single row: three passes over the same 500 rows; the cost is
+    the median of each pair's difference over the p50 without an interval.
 """
 
 from __future__ import annotations
@@ -48,6 +53,10 @@ SINGLE_ROW_WARMUP = 20
 BATCH_ROWS = 100_000
 BATCH_REPEATS = 3
 COLD_START_REPEATS = 3
+INTERVAL_LEVEL = 0.9
+INTERVAL_SINGLE_ROW_PASSES = 3
+# More than BATCH_REPEATS: the cost sought is a few percent, below the load's swings.
+INTERVAL_BATCH_REPEATS = 5
 
 Result = dict[str, Any]
 
@@ -288,12 +297,68 @@ def measure_training() -> Result:
     return {"wall_s": seconds}
 
 
+def _alternate(
+    calls: list[tuple[Callable[[], object], Callable[[], object]]],
+) -> tuple[list[float], list[float]]:
+    """Time each pair's two calls, the first going first in even pairs, second in odd ones."""
+    plain, with_interval = [], []
+    for index, (without, within) in enumerate(calls):
+        order = [(without, plain), (within, with_interval)]
+        for call, timings in order if index % 2 == 0 else reversed(order):
+            start = time.perf_counter()
+            call()
+            timings.append(time.perf_counter() - start)
+    return plain, with_interval
+
+
+def measure_intervals() -> Result:
+    """make_prediction with and without a 90% interval: single-row p50 and best batch time."""
+    from regression_model.predict import make_prediction
+
+    test = _test_records()
+    frames = [test.iloc[[row]] for row in range(SINGLE_ROW_CALLS)]
+    for row in range(len(test) - SINGLE_ROW_WARMUP, len(test)):
+        make_prediction(input_data=test.iloc[[row]], interval=INTERVAL_LEVEL)
+
+    def pair(input_data: Any) -> tuple[Callable[[], object], Callable[[], object]]:
+        return (
+            lambda: make_prediction(input_data=input_data),
+            lambda: make_prediction(input_data=input_data, interval=INTERVAL_LEVEL),
+        )
+
+    gc.collect()
+    single_plain, single_interval = _alternate(
+        [pair(frame) for _ in range(INTERVAL_SINGLE_ROW_PASSES) for frame in frames]
+    )
+    batch = _batch_frame()
+    gc.collect()
+    batch_plain, batch_interval = _alternate([pair(batch) for _ in range(INTERVAL_BATCH_REPEATS)])
+    single = {
+        "plain": _percentiles_ms(single_plain),
+        "interval": _percentiles_ms(single_interval),
+    }
+    # Each pair ran back to back on the same row: the median of the pairs' differences is
+    # steadier under a varying machine load than the difference of two medians.
+    added = statistics.median(np.subtract(single_interval, single_plain).tolist())
+    return {
+        "level": INTERVAL_LEVEL,
+        "single_row": single,
+        "single_row_added_ms": added * 1e3,
+        "single_row_overhead": added * 1e3 / single["plain"]["p50_ms"],
+        "batch_rows": len(batch),
+        "batch_plain_best_s": min(batch_plain),
+        "batch_interval_best_s": min(batch_interval),
+        "batch_overhead": min(batch_interval) / min(batch_plain) - 1,
+    }
+
+
 MEASUREMENTS: dict[str, Callable[[], Result]] = {
     "single_row": measure_single_row,
     "batch": measure_batch,
     "bare_pipeline": measure_bare_pipeline,
     "cold_start": measure_cold_start,
     "training": measure_training,
+    "intervals": measure_intervals,
 }
 
 

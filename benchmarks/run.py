@@ -1,4 +1,4 @@
-"""Run the issue 5 benchmarks, print a table against the targets and save the figures as JSON.
+"""Run the issue 5 benchmarks and the interval cost, print a table against the targets, save JSON.
 
 Usage: ``python benchmarks/run.py [--train-if-missing] [--only NAME ...]`` (``tox -e bench``).
 Each measurement runs in its own interpreter (see ``bench_predict.py``); the JSON, with the
@@ -22,8 +22,16 @@ from machine import describe
 BENCH_DIR = Path(__file__).resolve().parent
 REPO_ROOT = BENCH_DIR.parent
 RESULTS_DIR = BENCH_DIR / "results"
-MEASUREMENTS = ("single_row", "batch", "bare_pipeline", "cold_start", "training", "file_paths")
-# Measured by bench_cli.py (issue 14), the rest by bench_predict.py (issue 5).
+MEASUREMENTS = (
+    "single_row",
+    "batch",
+    "bare_pipeline",
+    "cold_start",
+    "training",
+    "intervals",
+    "file_paths",
+)
+# Measured by bench_cli.py (issue 14), the rest by bench_predict.py.
 _SCRIPT_BY_MEASUREMENT = {"file_paths": "bench_cli.py"}
 
 
@@ -94,6 +102,15 @@ def table_rows(results: dict[str, dict[str, Any]]) -> list[Row]:
         rows.append(Row("cold import + first prediction", total, "s", "<= 1.5", total <= 1.5))
     if "training" in results:
         rows.append(Row("training wall time", results["training"]["wall_s"], "s"))
+    if "intervals" in results:
+        intervals = results["intervals"]
+        for name, key in (("single row p50", "single_row_overhead"), ("batch", "batch_overhead")):
+            overhead = 100 * intervals[key]
+            rows.append(Row(f"interval cost, {name}", overhead, "%", "<= 10", overhead <= 10))
+        # In milliseconds too: a percentage of a slow make_prediction would flatter it.
+        rows.append(Row("interval cost, single row p50", intervals["single_row_added_ms"], "ms"))
+        added = 1e3 * (intervals["batch_interval_best_s"] - intervals["batch_plain_best_s"])
+        rows.append(Row(f"interval cost, batch of {intervals['batch_rows']}", added, "ms"))
     if "file_paths" in results:
         files = results["file_paths"]
         for key in ("in_memory", "csv", "parquet", "dask_1", "dask_2"):

@@ -31,6 +31,10 @@ WARNING_COLUMN = "warning"
 # Arrow type from an object column's meta, so to_parquet would fail on the scored frame.
 MESSAGE_DTYPE = pd.StringDtype()
 OUTPUT_COLUMNS = (PREDICTION_COLUMN, ERROR_COLUMN, WARNING_COLUMN)
+# Added after OUTPUT_COLUMNS when a prediction interval is asked for.
+LOWER_COLUMN = "lower"
+UPPER_COLUMN = "upper"
+INTERVAL_COLUMNS = (LOWER_COLUMN, UPPER_COLUMN)
 # Joins the messages of a row with more than one error (or warning) into its one cell.
 MESSAGE_SEPARATOR = "; "
 
@@ -47,52 +51,67 @@ class ScoredRows:
         The row's error messages joined with ``"; "``, or ``None`` when it was scored.
     warnings : list of str or None
         The row's warnings joined with ``"; "``, or ``None`` when it has none.
+    lower, upper : ndarray of float64 or None
+        Each row's prediction interval in dollars, NaN where the row has errors; ``None``
+        when no interval was asked for.
     """
 
     prices: npt.NDArray[np.float64]
     errors: list[str | None]
     warnings: list[str | None]
+    lower: npt.NDArray[np.float64] | None = None
+    upper: npt.NDArray[np.float64] | None = None
 
     @property
     def n_rows_with_errors(self) -> int:
         return sum(error is not None for error in self.errors)
 
 
-def check_no_output_columns(*, columns: Iterable[object]) -> None:
+def output_columns(*, has_interval: bool = False) -> tuple[str, ...]:
+    """The columns scoring adds: ``OUTPUT_COLUMNS``, then ``lower`` and ``upper`` if asked."""
+    return (*OUTPUT_COLUMNS, *INTERVAL_COLUMNS) if has_interval else OUTPUT_COLUMNS
+
+
+def check_no_output_columns(*, columns: Iterable[object], has_interval: bool = False) -> None:
     """Refuse input that already has a column the scored output would overwrite.
 
     Raises
     ------
     ValueError
-        If ``columns`` holds ``prediction``, ``error`` or ``warning``.
+        If ``columns`` holds ``prediction``, ``error`` or ``warning`` (or, with
+        ``has_interval``, ``lower`` or ``upper``).
     """
-    clashes = [name for name in OUTPUT_COLUMNS if name in set(columns)]
+    clashes = [name for name in output_columns(has_interval=has_interval) if name in set(columns)]
     if clashes:
         raise ValueError(
             f"the input already has the column(s) {clashes} that scoring adds; rename them first"
         )
 
 
-def score_rows(*, input_data: pd.DataFrame) -> ScoredRows:
+def score_rows(*, input_data: pd.DataFrame, interval: float | None = None) -> ScoredRows:
     """Score every row of a table: a price or the reasons there is none.
 
     Parameters
     ----------
     input_data : DataFrame
         Raw house records, as for ``make_prediction``; extra columns are ignored.
+    interval : float, default=None
+        A calibrated prediction-interval level, as for ``make_prediction``.
 
     Returns
     -------
     ScoredRows
         Prices and joined error and warning messages, aligned by position with ``input_data``.
     """
-    result = make_prediction(input_data=input_data)
+    result = make_prediction(input_data=input_data, interval=interval)
     # numpy turns None into NaN when asked for floats.
     prices = np.array(result.predictions, dtype=np.float64)
     return ScoredRows(
         prices=prices,
         errors=_joined_by_row(result.errors, n_rows=len(prices)),
         warnings=_joined_by_row(result.warnings, n_rows=len(prices)),
+        lower=None if result.lower is None else np.array(result.lower, dtype=np.float64),
+        upper=None if result.upper is None else np.array(result.upper, dtype=np.float64),
     )
 
 
@@ -157,13 +176,23 @@ def attach_scores(*, input_data: pd.DataFrame, scores: ScoredRows) -> pd.DataFra
     Returns
     -------
     DataFrame
-        As described in ``score_frame``.
+        As described in ``score_frame``, then ``lower`` and ``upper`` (float64, NaN where
+        the row has errors) when ``scores`` holds an interval.
     """
+    intervals = (
+        {}
+        if scores.lower is None or scores.upper is None
+        else {
+            LOWER_COLUMN: pd.Series(scores.lower, index=input_data.index),
+            UPPER_COLUMN: pd.Series(scores.upper, index=input_data.index),
+        }
+    )
     return input_data.assign(
         **{
             PREDICTION_COLUMN: pd.Series(scores.prices, index=input_data.index),
             ERROR_COLUMN: pd.Series(scores.errors, index=input_data.index, dtype=MESSAGE_DTYPE),
             WARNING_COLUMN: pd.Series(scores.warnings, index=input_data.index, dtype=MESSAGE_DTYPE),
+            **intervals,
         }
     )
 
@@ -182,7 +211,9 @@ def attach_scores_to_table(*, table: pa.Table, scores: ScoredRows) -> pa.Table:
     -------
     pyarrow.Table
         Every column of ``table``, untouched, then ``prediction`` (float64, null where the
-        row has errors), ``error`` and ``warning`` (strings, null when there are none).
+        row has errors), ``error`` and ``warning`` (strings, null when there are none), then
+        ``lower`` and ``upper`` (float64, null where the row has errors) if ``scores`` has
+        an interval.
     """
     import pyarrow as pa
 
@@ -191,14 +222,20 @@ def attach_scores_to_table(*, table: pa.Table, scores: ScoredRows) -> pa.Table:
         ERROR_COLUMN: pa.array(scores.errors, type=pa.string()),
         WARNING_COLUMN: pa.array(scores.warnings, type=pa.string()),
     }
+    if scores.lower is not None and scores.upper is not None:
+        columns[LOWER_COLUMN] = pa.array(scores.lower, type=pa.float64(), from_pandas=True)
+        columns[UPPER_COLUMN] = pa.array(scores.upper, type=pa.float64(), from_pandas=True)
     for name, column in columns.items():
         table = table.append_column(name, column)
     return table
 
 
-def scored_schema(*, schema: pa.Schema) -> pa.Schema:
+def scored_schema(*, schema: pa.Schema, has_interval: bool = False) -> pa.Schema:
     """The schema ``attach_scores_to_table`` gives a table with ``schema``."""
-    no_scores = ScoredRows(prices=np.empty(0), errors=[], warnings=[])
+    interval = np.empty(0) if has_interval else None
+    no_scores = ScoredRows(
+        prices=np.empty(0), errors=[], warnings=[], lower=interval, upper=interval
+    )
     scored: pa.Schema = attach_scores_to_table(table=schema.empty_table(), scores=no_scores).schema
     return scored
 

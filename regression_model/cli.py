@@ -37,7 +37,7 @@ from collections.abc import Callable, Generator, Iterator, Sequence
 from enum import Enum
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING, Any, NoReturn, TextIO
+from typing import TYPE_CHECKING, Any, Generic, NoReturn, TextIO, TypeVar
 
 import click
 import pandas as pd
@@ -59,6 +59,9 @@ if sys.platform != "win32":
 # them takes a second that `--help` and a mistyped file name should not cost.
 if TYPE_CHECKING:
     import pyarrow as pa
+
+    from regression_model.processing.domain import TrainingDomain
+    from regression_model.results import RowError, RowWarning
 
 DEFAULT_CHUNK_SIZE = 10_000
 # Far more rows than fit in memory at once, and far below the 64-bit counts pandas and Arrow
@@ -418,7 +421,13 @@ def _signals_stop_like_ctrl_c() -> Iterator[None]:
 
 
 def _predict_csv(
-    source: Path, partial: Path, *, output: Path, chunk_size: int, show_progress: bool
+    source: Path,
+    partial: Path,
+    *,
+    output: Path,
+    chunk_size: int,
+    show_progress: bool,
+    interval: float | None = None,
 ) -> tuple[int, int]:
     from regression_model.batch import attach_scores_to_table, score_rows, scored_schema
     from regression_model.tables import read_ahead, write_csv_header, write_csv_rows
@@ -437,11 +446,13 @@ def _predict_csv(
             out = partial.open("wb")
         with out:
             # The header goes first, so that a file with no rows still gets one.
-            out_schema = scored_schema(schema=_text_schema(names))
+            out_schema = scored_schema(
+                schema=_text_schema(names), has_interval=interval is not None
+            )
             with _writing(output):
                 write_csv_header(out, column_names=out_schema.names)
             for table, frame in chunks:
-                scores = score_rows(input_data=frame)
+                scores = score_rows(input_data=frame, interval=interval)
                 with _writing(output):
                     write_csv_rows(out, attach_scores_to_table(table=table, scores=scores))
                 n_rows += table.num_rows
@@ -458,14 +469,20 @@ def _text_schema(names: Sequence[str]) -> pa.Schema:
 
 
 def _predict_parquet(
-    source: Path, partial: Path, *, output: Path, chunk_size: int, show_progress: bool
+    source: Path,
+    partial: Path,
+    *,
+    output: Path,
+    chunk_size: int,
+    show_progress: bool,
+    interval: float | None = None,
 ) -> tuple[int, int]:
     import pyarrow.parquet as pq
 
     from regression_model.batch import attach_scores_to_table, score_rows, scored_schema
     from regression_model.tables import read_ahead
 
-    out_schema = scored_schema(schema=_parquet_schema(source))
+    out_schema = scored_schema(schema=_parquet_schema(source), has_interval=interval is not None)
     with _reading(source), pq.ParquetFile(source) as parquet_file:
         total = parquet_file.metadata.num_rows
     n_rows = n_errors = 0
@@ -482,7 +499,7 @@ def _predict_parquet(
                 )
             )
             for table, frame in chunks:
-                scores = score_rows(input_data=frame)
+                scores = score_rows(input_data=frame, interval=interval)
                 # The input's Arrow columns pass through untouched; a failed row's price is null.
                 with _writing(output):
                     writer.write_table(attach_scores_to_table(table=table, scores=scores))
@@ -501,7 +518,7 @@ def _input_columns(path: Path, file_format: TableFormat) -> list[str]:
     return list(_parquet_schema(path).names)
 
 
-def _check_columns(path: Path, columns: Sequence[str]) -> None:
+def _check_columns(path: Path, columns: Sequence[str], *, has_interval: bool = False) -> None:
     """Refuse a file the model cannot read: one lacking a required column, or clashing.
 
     Raises
@@ -514,7 +531,7 @@ def _check_columns(path: Path, columns: Sequence[str]) -> None:
     from regression_model.config.core import get_config
 
     try:
-        check_no_output_columns(columns=columns)
+        check_no_output_columns(columns=columns, has_interval=has_interval)
     except ValueError as error:
         raise InputFileError(f"{path}: {error}", culprit=path) from error
     present = set(columns)
@@ -616,18 +633,37 @@ _CHUNK_SIZE = click.IntRange(min=1, max=MAX_CHUNK_SIZE)
     show_default=True,
     help="Rows read, scored and written at a time; memory grows with it.",
 )
-def predict(input_path: Path, output_path: Path, overwrite: bool, chunk_size: int) -> None:
+@click.option(
+    "--interval",
+    type=float,
+    default=None,
+    help="Add `lower` and `upper`: each price's range at this calibrated level (e.g. 0.9).",
+)
+def predict(
+    input_path: Path,
+    output_path: Path,
+    overwrite: bool,
+    chunk_size: int,
+    interval: float | None,
+) -> None:
     """Score every row of INPUT (.csv or .parquet) into OUTPUT.
 
     OUTPUT holds every input column and row, in input order, plus `prediction` (the sale
     price in dollars, empty where the row has errors), `error` (the row's problems, empty
-    when it was scored) and `warning` (why a priced row may be off, empty when none).
+    when it was scored) and `warning` (why a priced row may be off, empty when none); with
+    --interval, also `lower` and `upper`, the ends of the price's range.
     OUTPUT appears only when complete: a failed or interrupted run (Ctrl-C, SIGTERM,
     SIGHUP) leaves no file behind.
     """
     file_format = _check_input(input_path)
     _check_output(output_path, input_format=file_format, overwrite=overwrite)
-    _check_columns(input_path, _input_columns(input_path, file_format))
+    if interval is not None:
+        _check_interval_level(interval)
+    _check_columns(
+        input_path,
+        _input_columns(input_path, file_format),
+        has_interval=interval is not None,
+    )
 
     from regression_model.tables import return_freed_memory_promptly
 
@@ -644,6 +680,7 @@ def predict(input_path: Path, output_path: Path, overwrite: bool, chunk_size: in
                     output=output_path,
                     chunk_size=chunk_size,
                     show_progress=_is_terminal(sys.stderr),
+                    interval=interval,
                 )
     except KeyboardInterrupt as interrupt:
         number = getattr(interrupt, "signal_number", signal.SIGINT)
@@ -679,42 +716,78 @@ def validate(input_path: Path, max_errors: int, chunk_size: int) -> None:
     """Check every row of INPUT (.csv or .parquet) against the model's input schema.
 
     Prints the number of rows, valid and invalid rows, errors by column and the first
-    errors by row (numbered from 0, the first row after the header) and column. Exits
-    with 1 if any row is invalid, and with 2 if the file lacks a required column.
+    errors by row (numbered from 0, the first row after the header) and column; then, apart,
+    the warnings: rows that would be priced but lie outside what the trained model saw (its
+    training ranges and labels, when a model is trained) or whose fields contradict each
+    other. Exits with 1 if any row is invalid, and with 2 if the file lacks a required column.
     """
     from regression_model.config.core import get_config
     from regression_model.processing.validation import validate_records
-    from regression_model.results import RowError
+    from regression_model.results import RowError, RowWarning  # noqa: F811 - used at run time
 
     file_format = _check_input(input_path)
     _check_columns(input_path, _input_columns(input_path, file_format))
     schema = get_config().model.inputs
+    domain = _trained_domain()
     n_rows = n_invalid = 0
-    errors_by_column: Counter[str] = Counter()
-    first_errors: list[RowError] = []
+    errors = _Tally[RowError](by="column", key=lambda error: error.column or "(row)")
+    warnings = _Tally[RowWarning](by="kind", key=lambda warning: warning.kind.value)
     for chunk in _frames(input_path, file_format=file_format, chunk_size=chunk_size):
-        validated = validate_records(records=chunk, schema=schema)
-        errors_by_column.update(error.column or "(row)" for error in validated.errors)
-        for error in validated.errors[: max_errors - len(first_errors)]:
-            # Rows are numbered within the chunk: shift them to the whole file.
-            first_errors.append(error.model_copy(update={"row": error.row + n_rows}))
+        validated = validate_records(records=chunk, schema=schema, domain=domain)
+        errors.add(validated.errors, first_row=n_rows, limit=max_errors)
+        warnings.add(validated.warnings, first_row=n_rows, limit=max_errors)
         n_invalid += int((~validated.is_valid).sum())
         n_rows += len(chunk)
 
     click.echo(f"rows     {n_rows:>10,}")
     click.echo(f"valid    {n_rows - n_invalid:>10,}")
     click.echo(f"invalid  {n_invalid:>10,}")
-    if errors_by_column:
-        click.echo("errors by column:")
-        for column, count in errors_by_column.most_common():
-            click.echo(f"  {column:<20} {count:>10,}")
-    if first_errors:
-        total = errors_by_column.total()
-        click.echo(f"first {len(first_errors)} of {total:,} errors:")
-        for error in first_errors:
-            click.echo(f"  row {error.row:<8} {error.column or '-':<16} {error.message}")
+    errors.echo("errors")
+    if domain is None:
+        click.echo("warnings: no trained model, so no training ranges or labels to check against")
+    warnings.echo("warnings")
     if n_invalid:
         sys.exit(1)
+
+
+_Found = TypeVar("_Found", "RowError", "RowWarning")
+
+
+class _Tally(Generic[_Found]):
+    """Errors or warnings of a file read in chunks: counts by ``key`` and the first few."""
+
+    def __init__(self, *, by: str, key: Callable[[_Found], str]) -> None:
+        self.by = by
+        self.key: Callable[[_Found], str] = key
+        self.counts: Counter[str] = Counter()
+        self.first: list[_Found] = []
+
+    def add(self, found: Sequence[_Found], *, first_row: int, limit: int) -> None:
+        self.counts.update(self.key(item) for item in found)
+        for item in found[: limit - len(self.first)]:
+            # Rows are numbered within the chunk: shift them to the whole file.
+            self.first.append(item.model_copy(update={"row": item.row + first_row}))
+
+    def echo(self, name: str) -> None:
+        if not self.counts:
+            return
+        click.echo(f"{name} by {self.by}:")
+        for group, count in self.counts.most_common():
+            click.echo(f"  {group:<24} {count:>6,}")
+        if self.first:
+            click.echo(f"first {len(self.first)} of {self.counts.total():,} {name}:")
+            for item in self.first:
+                click.echo(f"  row {item.row:<8} {item.column or '-':<16} {item.message}")
+
+
+def _trained_domain() -> TrainingDomain | None:
+    """The trained model's domain, or None where no usable model is trained."""
+    from regression_model.processing.data_manager import load_metadata
+
+    try:
+        return load_metadata(model_path=_model_path()).domain
+    except ModelLoadError:
+        return None
 
 
 @main.command()
@@ -728,6 +801,36 @@ def train() -> None:
     )
     model_path = run_training()
     click.echo(f"Saved the trained model to {model_path}")
+
+
+@main.command()
+@click.option("--host", help="Address to listen on [default: config.yml's serve.host, 127.0.0.1].")
+@click.option(
+    "--port",
+    type=click.IntRange(min=0, max=65535),
+    help="Port to listen on [default: config.yml's serve.port, 8000].",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Server processes; each loads the model once.",
+)
+def serve(host: str | None, port: int | None, workers: int) -> None:
+    """Serve the model over HTTP: a page at /, the API under /v1, its docs at /docs.
+
+    Needs the serve extra. Stops on SIGTERM or Ctrl-C after the requests in flight.
+    """
+    try:
+        from regression_model.serve.server import run_server
+    except ModuleNotFoundError as error:
+        # click's usage error: one line on stderr and exit 2, like any mistake in the call.
+        raise click.UsageError(
+            f"`serve` needs the serve extra ({error.name} is missing): "
+            "pip install 'ames-price-model[serve]'"
+        ) from error
+    run_server(host=host, port=port, workers=workers)
 
 
 def _model_path() -> Path:
@@ -788,6 +891,17 @@ def format_metric(name: str, value: float) -> str:
     return f"{value:.4f}"
 
 
+def _echo_domain(domain: dict[str, Any]) -> None:
+    """The model's domain: its price band, and the range of each number it saw in training."""
+    price = domain["price"]
+    click.echo(f"price band     ${price['minimum']:,.0f} to ${price['maximum']:,.0f}")
+    click.echo("training range (a value outside is priced at the nearest end, with a warning)")
+    for name, allowed in domain["numeric"].items():
+        click.echo(f"  {name:<20} {allowed['minimum']:>10g} to {allowed['maximum']:g}")
+    n_labels = sum(len(labels) for labels in domain["labels"].values())
+    click.echo(f"known labels   {n_labels:,} in {len(domain['labels'])} text columns")
+
+
 @main.command()
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 def info(as_json: bool) -> None:
@@ -811,6 +925,8 @@ def info(as_json: bool) -> None:
         click.echo("metrics")
         for name, value in metadata["metrics"].items():
             click.echo(f"  {name:<20} {format_metric(name, value):>14}")
+        _echo_domain(metadata["domain"])
+        _echo_intervals(metadata.get("intervals"))
     model_path = Path(report["model_file"])
     if not report["model_sha256_matches"]:
         raise ModelLoadError(
@@ -823,4 +939,32 @@ def info(as_json: bool) -> None:
             f"{model_path.name} was trained by version {metadata['package_version']}, "
             f"this is version {__version__}",
             culprit=model_path,
+        )
+
+
+# --- Prediction intervals (issue 16): the level check for `predict`, the lines for `info`. ---
+
+
+def _check_interval_level(level: float) -> None:
+    """Refuse a level training did not calibrate, before any row is read or written."""
+    from regression_model.processing.data_manager import load_metadata
+    from regression_model.processing.intervals import calibrated_level
+
+    try:
+        calibrated_level(load_metadata(model_path=_model_path()).intervals, level)
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="'--interval'") from error
+
+
+def _echo_intervals(intervals: dict[str, Any] | None) -> None:
+    """The calibrated levels, with the coverage and width measured on held-out rows."""
+    if intervals is None:
+        click.echo("prediction intervals  none (the model was saved without them)")
+        return
+    click.echo(f"prediction intervals (measured on {intervals['held_out_rows']:,} held-out rows)")
+    click.echo(f"  {'level':<8} {'coverage':>10} {'median width':>14}")
+    for level in intervals["levels"]:
+        click.echo(
+            f"  {level['level']:<8g} {level['coverage']:>10.1%} "
+            f"{level['median_relative_width']:>13.1%}"
         )

@@ -16,6 +16,11 @@ from regression_model.array_types import BoolArray, FloatArray
 from regression_model.config.core import TRAINED_MODEL_DIR, get_config
 from regression_model.processing.data_manager import artifact_name, load_metadata, load_pipeline
 from regression_model.processing.domain import TrainingDomain, ValueRange
+from regression_model.processing.intervals import (
+    IntervalCalibration,
+    calibrated_level,
+    interval_ends,
+)
 from regression_model.processing.scoring import PipelineScorer, compile_pipeline
 from regression_model.processing.validation import to_frame, validate_records
 from regression_model.results import ErrorKind, PredictionResult, RowError, RowWarning, WarningKind
@@ -30,6 +35,7 @@ class _TrainedModel:
     pipeline: Pipeline
     scorer: PipelineScorer
     domain: TrainingDomain
+    intervals: IntervalCalibration | None
 
 
 _LOADING = threading.Lock()
@@ -55,11 +61,14 @@ def _load_trained_model() -> _TrainedModel:
     # The scorer predicts what the pipeline predicts (tests/test_scoring.py holds it to a
     # relative 1e-9) without the pipeline's per-step DataFrame copies.
     return _TrainedModel(
-        pipeline=pipeline, scorer=compile_pipeline(pipeline), domain=metadata.domain
+        pipeline=pipeline,
+        scorer=compile_pipeline(pipeline),
+        domain=metadata.domain,
+        intervals=metadata.intervals,
     )
 
 
-def make_prediction(*, input_data: InputData) -> PredictionResult:
+def make_prediction(*, input_data: InputData, interval: float | None = None) -> PredictionResult:
     """Predict sale prices for raw house records.
 
     Parameters
@@ -68,6 +77,10 @@ def make_prediction(*, input_data: InputData) -> PredictionResult:
         Houses with the raw column names of the House Prices data (``1stFlrSF`` ...): a
         DataFrame, a list of record dicts, one record dict, or a dict of column lists.
         Extra columns, such as ``Id``, are ignored.
+    interval : float, default=None
+        A prediction-interval level that training calibrated (``config.yml``'s
+        ``intervals.levels``, e.g. 0.9): the result then holds each row's range in
+        ``lower`` and ``upper``. ``None`` asks for prices only.
 
     Returns
     -------
@@ -82,6 +95,7 @@ def make_prediction(*, input_data: InputData) -> PredictionResult:
     ValueError
         If ``input_data`` repeats one of the model's columns, or its columns cannot be lined
         up into rows.
+        If ``interval`` is not a calibrated level; the message lists the calibrated ones.
     ModelNotFoundError
         If no model has been trained for this package version.
 
@@ -93,6 +107,8 @@ def make_prediction(*, input_data: InputData) -> PredictionResult:
     """
     records = to_frame(input_data)
     model = _trained_model()
+    if interval is not None:
+        calibrated_level(model.intervals, interval)  # a caller's mistake: fail before scoring
     validated = validate_records(
         records=records, schema=get_config().model.inputs, domain=model.domain
     )
@@ -107,11 +123,28 @@ def make_prediction(*, input_data: InputData) -> PredictionResult:
         at_edge = _prices_at_band_edge(prices, model.domain.price)
         if at_edge:
             warnings = sorted(warnings + at_edge, key=lambda warning: warning.row)
+    has_no_price = np.flatnonzero(~np.isfinite(prices)).tolist()
     predictions: list[float | None] = prices.tolist()
-    for row in np.flatnonzero(~np.isfinite(prices)).tolist():
+    for row in has_no_price:
         predictions[row] = None
+    lower, upper = (
+        (None, None)
+        if interval is None
+        else interval_ends(
+            model.intervals,
+            frame=validated.frame,
+            prices=prices,
+            level=interval,
+            has_no_price=has_no_price,
+        )
+    )
     return PredictionResult(
-        predictions=predictions, errors=errors, warnings=warnings, version=__version__
+        predictions=predictions,
+        errors=errors,
+        warnings=warnings,
+        version=__version__,
+        lower=lower,
+        upper=upper,
     )
 
 

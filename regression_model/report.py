@@ -10,18 +10,24 @@ from __future__ import annotations
 import importlib.util
 import logging
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from regression_model.array_types import FloatArray
 from regression_model.config.core import Config
 from regression_model.processing.data_manager import ModelMetadata
+from regression_model.processing.intervals import Calibration, IntervalCalibration
 
 logger = logging.getLogger(__name__)
 
 
 # The name the package installs under (the import name is regression_model).
 DISTRIBUTION_NAME = "ames-price-model"
+
+# How many held-out rows the figure's interval panel draws: enough to show the spread,
+# few enough that each range stays visible.
+INTERVAL_PANEL_ROWS = 160
 
 
 def has_matplotlib() -> bool:
@@ -35,6 +41,7 @@ def write_report(
     config: Config,
     y_true: FloatArray,
     y_pred: FloatArray,
+    held_out_intervals: Calibration | None = None,
 ) -> list[Path]:
     """Write ``<model>.md`` and, when matplotlib is installed, ``<model>.png``.
 
@@ -48,6 +55,8 @@ def write_report(
         The configuration the model was trained with.
     y_true, y_pred : ndarray of float
         Sale prices and their out-of-fold predictions, for the diagnostics figure.
+    held_out_intervals : Calibration, default=None
+        The training rows' held-out prediction intervals, for the figure's interval panel.
 
     Returns
     -------
@@ -56,7 +65,13 @@ def write_report(
     """
     figure_path = model_path.with_suffix(".png")
     if has_matplotlib():
-        _plot_diagnostics(y_true=y_true, y_pred=y_pred, path=figure_path, metadata=metadata)
+        _plot_diagnostics(
+            y_true=y_true,
+            y_pred=y_pred,
+            path=figure_path,
+            metadata=metadata,
+            intervals=held_out_intervals,
+        )
         figure_note = f"![Predicted against actual prices, and residuals]({figure_path.name})"
         written = [figure_path]
     else:
@@ -111,6 +126,7 @@ Ames or sales outside 2006 to 2010 without retraining.
 
 ## Metrics
 {_metrics_table(metrics)}
+{_intervals_section(metadata.intervals)}
 
 {figure_note}
 
@@ -151,6 +167,27 @@ def _metrics_table(metrics: dict[str, float]) -> str:
     ]
     lines = ["| measure | value |", "|---|---|", *(f"| {name} | {value} |" for name, value in rows)]
     return "\n".join(lines)
+
+
+def _intervals_section(intervals: IntervalCalibration | None) -> str:
+    if intervals is None:
+        return ""
+    rows = "\n".join(
+        f"| {level.level:.0%} | {level.coverage:.1%} | {level.median_relative_width:.1%} |"
+        for level in intervals.levels
+    )
+    return f"""
+## Prediction intervals
+`make_prediction(input_data=..., interval=level)` returns a range around each price for
+these levels. Conformal, calibrated on the out-of-fold residuals of log price; wider for
+houses priced far from the median and for houses with numeric inputs outside the middle of
+the training data. Measured on {intervals.held_out_rows:,} training rows, each given its
+range by a calibration (repeated per cross-validation fold) that never saw it:
+
+| level | coverage on held-out rows | median width / price |
+|---|---|---|
+{rows}
+"""
 
 
 # Log axes get ticks at 1, 2 and 5 times a power of ten: evenly spaced on a log scale and
@@ -203,7 +240,12 @@ def dollar_label(value: float) -> str:
 
 
 def _plot_diagnostics(
-    *, y_true: FloatArray, y_pred: FloatArray, path: Path, metadata: ModelMetadata
+    *,
+    y_true: FloatArray,
+    y_pred: FloatArray,
+    path: Path,
+    metadata: ModelMetadata,
+    intervals: Calibration | None = None,
 ) -> None:
     import matplotlib
 
@@ -214,7 +256,11 @@ def _plot_diagnostics(
     residuals = np.log(y_true) - np.log(y_pred)
     low, high = min(y_true.min(), y_pred.min()), max(y_true.max(), y_pred.max())
     ticks = dollar_ticks(low=low, high=high)
-    figure, (left, right) = plt.subplots(1, 2, figsize=(11, 4.8))
+    # The interval panel, when there is one, spans a second row under the two panels.
+    rows_of_panels = 1 if intervals is None else 2
+    figure = plt.figure(figsize=(11, 4.8 * rows_of_panels))
+    grid = figure.add_gridspec(rows_of_panels, 2)
+    left, right = figure.add_subplot(grid[0, 0]), figure.add_subplot(grid[0, 1])
     left.scatter(y_true, y_pred, s=6, alpha=0.5)
     left.plot([low, high], [low, high], color="black", linewidth=1)
     left.set(xscale="log", yscale="log", xlabel="actual price", ylabel="predicted price")
@@ -229,6 +275,20 @@ def _plot_diagnostics(
         axis.set_minor_formatter(NullFormatter())
     for axes in (left, right):
         axes.grid(which="major", linewidth=0.5, alpha=0.4)
+    if intervals is not None:
+        below = figure.add_subplot(grid[1, :])
+        _plot_intervals(below, y_true=y_true, y_pred=y_pred, intervals=intervals)
+        below.yaxis.set_major_locator(
+            FixedLocator(
+                dollar_ticks(
+                    low=min(map(np.min, intervals.held_out_lower.values())),
+                    high=max(map(np.max, intervals.held_out_upper.values())),
+                )
+            )
+        )
+        below.yaxis.set_major_formatter(FuncFormatter(lambda value, _: dollar_label(value)))
+        below.yaxis.set_minor_formatter(NullFormatter())
+        below.grid(which="major", axis="y", linewidth=0.5, alpha=0.4)
     metrics = metadata.metrics
     figure.suptitle(
         f"{DISTRIBUTION_NAME} {metadata.package_version}: out-of-fold predictions, "
@@ -238,3 +298,53 @@ def _plot_diagnostics(
     figure.tight_layout()
     figure.savefig(path, dpi=100)
     plt.close(figure)
+
+
+def _plot_intervals(
+    axes: Any, *, y_true: FloatArray, y_pred: FloatArray, intervals: Calibration
+) -> None:
+    """Held-out rows' ranges (widest level palest), their prices, and the prices they missed.
+
+    Every ``n / INTERVAL_PANEL_ROWS``-th row by predicted price is drawn: all 1,458 make one
+    solid band that hides the prices.
+    """
+    stride = max(1, len(y_pred) // INTERVAL_PANEL_ROWS)
+    order = np.argsort(y_pred)[::stride]
+    position = np.arange(len(order))
+    levels = sorted(intervals.held_out_lower, reverse=True)
+    for shade, level in enumerate(levels, 1):
+        axes.vlines(
+            position,
+            intervals.held_out_lower[level][order],
+            intervals.held_out_upper[level][order],
+            color="tab:blue",
+            alpha=shade / len(levels) * 0.6,
+            linewidth=2,
+            label=f"{level:.0%} interval",
+        )
+    narrowest = levels[-1]
+    actual = y_true[order]
+    is_outside = (actual < intervals.held_out_lower[narrowest][order]) | (
+        actual > intervals.held_out_upper[narrowest][order]
+    )
+    axes.scatter(
+        position[~is_outside], actual[~is_outside], s=6, color="black", zorder=3, label="price"
+    )
+    axes.scatter(
+        position[is_outside],
+        actual[is_outside],
+        s=10,
+        zorder=3,
+        color="tab:red",
+        label=f"price outside the {narrowest:.0%} interval",
+    )
+    axes.set(
+        yscale="log",
+        xlabel=f"every {stride}th held-out training row, by predicted price",
+        ylabel="price",
+        xlim=(-1, len(order)),
+    )
+    axes.set_title(
+        "Prediction intervals from calibrations that never saw the row, against actual prices"
+    )
+    axes.legend(loc="upper left", fontsize="small")

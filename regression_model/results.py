@@ -72,6 +72,10 @@ class PredictionResult(BaseModel):
         Every reason to doubt a price, ordered by row; the row keeps its price.
     version : str
         The package version, which is also the version of the model that scored.
+    lower, upper : list of float or None, or None
+        With ``make_prediction(..., interval=level)``: each row's prediction interval in
+        dollars, aligned with ``predictions`` and ``None`` where the row has errors.
+        ``None`` when no interval was asked for.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -80,6 +84,8 @@ class PredictionResult(BaseModel):
     errors: list[RowError]
     warnings: list[RowWarning] = []
     version: str
+    lower: list[float | None] | None = None
+    upper: list[float | None] | None = None
 
     @model_validator(mode="after")
     def _check_rows_have_one_outcome(self) -> PredictionResult:
@@ -92,6 +98,18 @@ class PredictionResult(BaseModel):
             raise ValueError(
                 f"rows need a prediction or errors, not both or neither: {unexplained}"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _check_intervals_align(self) -> PredictionResult:
+        if (self.lower is None) != (self.upper is None):
+            raise ValueError("an interval needs both its lower and its upper ends")
+        if self.lower is None or self.upper is None:
+            return self
+        has_price = _has_price(self.predictions)
+        for name, ends in (("lower", self.lower), ("upper", self.upper)):
+            if len(ends) != len(self.predictions) or (_has_price(ends) != has_price).any():
+                raise ValueError(f"{name} must hold one end per priced row, None elsewhere")
         return self
 
 

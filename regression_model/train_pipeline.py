@@ -42,6 +42,7 @@ from regression_model.processing.data_manager import (
     training_fingerprint,
 )
 from regression_model.processing.domain import learn_domain
+from regression_model.processing.intervals import calibrate_intervals
 from regression_model.processing.validation import validate_records
 from regression_model.report import has_matplotlib, write_report
 
@@ -50,10 +51,11 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class CrossValidation:
-    """Out-of-fold predictions and the RMSE of log price on each fold."""
+    """Out-of-fold predictions, the fold each row was predicted in, and each fold's RMSE."""
 
     fold_scores: list[float]
     predictions: FloatArray
+    folds: npt.NDArray[np.intp]
 
     @property
     def mean(self) -> float:
@@ -125,12 +127,14 @@ def cross_validate(
     """
     splitter = KFold(n_splits=folds, shuffle=True, random_state=random_state)
     predictions = np.empty(len(y))
+    fold_of_row = np.empty(len(y), dtype=np.intp)
     scores = []
-    for train_rows, test_rows in splitter.split(X):
+    for fold, (train_rows, test_rows) in enumerate(splitter.split(X)):
         fold_model = clone(pipeline).fit(X.iloc[train_rows], y.iloc[train_rows])
         predictions[test_rows] = fold_model.predict(X.iloc[test_rows])
+        fold_of_row[test_rows] = fold
         scores.append(rmse_log(y.iloc[test_rows], predictions[test_rows]))
-    return CrossValidation(fold_scores=scores, predictions=predictions)
+    return CrossValidation(fold_scores=scores, predictions=predictions, folds=fold_of_row)
 
 
 def find_current_model(*, model_dir: Path, pipeline_name: str, fingerprint: str) -> Path | None:
@@ -237,6 +241,16 @@ def run_training(
         training_rows=len(y),
     )
 
+    # Prediction intervals come from the folds' out-of-fold residuals: no extra model fits.
+    calibration = calibrate_intervals(
+        features=X,
+        y=y,
+        predictions=cv.predictions,
+        folds=cv.folds,
+        numeric_columns=settings.inputs.numeric_columns,
+        settings=settings.intervals,
+    )
+
     final_model = build_pipeline(settings).fit(X, y)
     metrics["training_seconds"] = time.perf_counter() - started
     for name, value in metrics.items():
@@ -249,6 +263,7 @@ def run_training(
         domain=learn_domain(pipeline=final_model, features=X, schema=settings.inputs),
         model_dir=model_dir,
         fingerprint=fingerprint,
+        intervals=calibration.intervals,
     )
     report_files = write_report(
         model_path=model_path,
@@ -256,6 +271,7 @@ def run_training(
         config=config,
         y_true=y.to_numpy(),
         y_pred=cv.predictions,
+        held_out_intervals=calibration,
     )
     beside = ", ".join(path.name for path in [model_path.with_suffix(".json"), *report_files])
     logger.info("wrote %s, and beside it %s", model_path, beside)

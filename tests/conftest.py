@@ -3,8 +3,16 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
-from collections.abc import Callable
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import joblib
@@ -13,6 +21,7 @@ import pytest
 from hypothesis import HealthCheck, settings
 from sklearn.pipeline import Pipeline
 
+import regression_model
 from regression_model.config.core import PACKAGE_ROOT, Config, load_config
 from regression_model.pipeline import build_pipeline
 from regression_model.processing.data_manager import (
@@ -125,3 +134,78 @@ def saved_files(
         return path
 
     return save
+
+
+# The HTTP service (tests/test_serve.py, tests/test_serve_browser.py): the real server runs
+# as a child process on a free loopback port, started with the command line users run.
+SERVER_START_TIMEOUT_S = 120
+
+
+@dataclass
+class LiveServer:
+    """A ``regression-model serve`` child process and where it listens."""
+
+    url: str
+    process: subprocess.Popen[bytes]
+    log_path: Path
+
+    def log(self) -> str:
+        return self.log_path.read_text(encoding="utf-8", errors="replace")
+
+
+def free_loopback_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def _start_server(log_path: Path, *, port: int | None = None) -> LiveServer:
+    """Start ``regression-model serve`` on ``port`` (a free one if None); wait for /ready."""
+    port = free_loopback_port() if port is None else port
+    package_parent = Path(regression_model.__file__).resolve().parents[1]
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(package_parent), env.get("PYTHONPATH")]))
+    command = [sys.executable, "-m", "regression_model", "serve", "--port", str(port)]
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
+    server = LiveServer(url=f"http://127.0.0.1:{port}", process=process, log_path=log_path)
+    deadline = time.monotonic() + SERVER_START_TIMEOUT_S
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            with urllib.request.urlopen(f"{server.url}/ready") as answer:
+                if answer.status == 200:
+                    return server
+        except urllib.error.HTTPError as not_ready:  # 503: the model failed to load
+            not_ready.close()
+            break
+        except OSError:  # refused: still starting
+            time.sleep(0.2)
+    process.kill()
+    process.wait()
+    raise RuntimeError(f"the server did not become ready:\n{server.log()}")
+
+
+@pytest.fixture()
+def start_server(tmp_path: Path) -> Iterator[Callable[[], LiveServer]]:
+    """Start servers on demand; any still running at the end of the test is killed."""
+    started: list[LiveServer] = []
+
+    def start() -> LiveServer:
+        started.append(_start_server(tmp_path / f"server-{len(started)}.log"))
+        return started[-1]
+
+    yield start
+    for server in started:
+        if server.process.poll() is None:
+            server.process.kill()
+            server.process.wait()
+
+
+@pytest.fixture(scope="module")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """One server shared by a module's tests, which only send it requests."""
+    server = _start_server(tmp_path_factory.mktemp("server") / "server.log")
+    yield server
+    server.process.terminate()
+    server.process.wait()

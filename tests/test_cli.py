@@ -256,11 +256,13 @@ def test_a_failure_mid_stream_leaves_the_existing_output_as_it_was(
     output.write_text("an earlier run\n")
     calls: list[int] = []
 
-    def fail_on_second_chunk(*, input_data: pd.DataFrame) -> PredictionResult:
+    def fail_on_second_chunk(
+        *, input_data: pd.DataFrame, interval: float | None = None
+    ) -> PredictionResult:
         calls.append(len(input_data))
         if len(calls) == 2:
             raise ModelLoadError("the model file does not match its metadata")
-        return make_prediction(input_data=input_data)
+        return make_prediction(input_data=input_data, interval=interval)
 
     monkeypatch.setattr(batch, "make_prediction", fail_on_second_chunk)
 
@@ -296,7 +298,7 @@ def test_an_unexpected_error_is_one_line_that_points_to_debug(
     houses_csv: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Given a bug: scoring raises an exception no one meant a user to see
-    def broken(*, input_data: pd.DataFrame) -> PredictionResult:
+    def broken(*, input_data: pd.DataFrame, interval: float | None = None) -> PredictionResult:
         raise ValueError("a bug\nwith a second line")
 
     monkeypatch.setattr(batch, "make_prediction", broken)
@@ -624,6 +626,13 @@ def test_a_user_error_exits_2_with_one_line_and_leaves_no_file(
 # validate
 
 
+def _listed(stdout: str, name: str) -> list[tuple[str, str, str]]:
+    """The (row, column, message) lines that validate lists under "first N of M <name>:"."""
+    section = re.search(rf"^first \d+ of [\d,]+ {name}:\n((?:  row .*\n)*)", stdout, re.MULTILINE)
+    assert section is not None, stdout
+    return re.findall(r"^  row (\d+)\s+(\S+)\s+(.+)$", section.group(1), re.MULTILINE)
+
+
 def test_validate_counts_rows_and_lists_errors_numbered_across_the_whole_file(
     houses_csv: Path,
 ) -> None:
@@ -638,8 +647,7 @@ def test_validate_counts_rows_and_lists_errors_numbered_across_the_whole_file(
     assert re.search(r"^valid\s+398$", run.stdout, re.MULTILINE)
     assert re.search(r"^invalid\s+2$", run.stdout, re.MULTILINE)
     # ... and the errors by row in the file, not in the chunk, and by column
-    errors = re.findall(r"^  row (\d+)\s+(\S+)\s+(.+)$", run.stdout, re.MULTILINE)
-    assert errors == [
+    assert _listed(run.stdout, "errors") == [
         ("5", "LotArea", "LotArea must be a number, got 'big'"),
         ("250", "GrLivArea", "GrLivArea must be between 0 and 250000, got -5"),
         ("250", "Neighborhood", "Neighborhood must have a value"),
@@ -659,9 +667,29 @@ def test_validate_lists_at_most_max_errors(houses_csv: Path) -> None:
     # When a file with three errors is validated with --max-errors 1
     run = _in_process(["validate", houses_csv, "--max-errors", "1"])
 
-    # Then one error is listed, out of three
+    # Then one error is listed, out of three (and one warning, apart)
     assert "first 1 of 3 errors:" in run.stdout
-    assert len(re.findall(r"^  row ", run.stdout, re.MULTILINE)) == 1
+    assert len(_listed(run.stdout, "errors")) == 1
+    assert len(_listed(run.stdout, "warnings")) == 1
+
+
+def test_validate_reports_warnings_apart_from_errors(houses_csv: Path) -> None:
+    """Check that validate lists the warnings a file's rows would get (issue 10), apart."""
+    # When the file of test.csv houses is validated
+    run = _in_process(["validate", houses_csv])
+
+    # Then the warnings are counted by kind and listed with their rows, after the errors,
+    # and the same rows get the same warnings from make_prediction
+    assert run.stdout.index("errors by column:") < run.stdout.index("warnings by kind:")
+    records = pd.read_csv(houses_csv)
+    expected = make_prediction(input_data=records).warnings
+    counts = dict(re.findall(r"^  ([a-z_]+)\s+(\d+)$", run.stdout, re.MULTILINE))
+    assert counts == {
+        kind: str(sum(w.kind.value == kind for w in expected))
+        for kind in {w.kind.value for w in expected}
+    }
+    listed = _listed(run.stdout, "warnings")
+    assert listed == [(str(w.row), w.column or "-", w.message) for w in expected[: len(listed)]]
 
 
 def test_validate_of_a_clean_parquet_file_exits_0(
@@ -694,6 +722,23 @@ def test_info_shows_the_version_model_file_and_metrics() -> None:
     assert "(matches the file)" in run.stdout
     for metric in ("holdout_rmse", "holdout_r2", "cv_rmse_log_mean"):
         assert re.search(rf"^  {metric}\s+\$?\d", run.stdout, re.MULTILINE)
+
+
+def test_info_shows_the_price_band_and_the_training_range_of_every_number(
+    config: Config,
+) -> None:
+    """Check that info reports the model's domain (issue 10), as its metadata holds it."""
+    # When info is asked for as text
+    run = _in_process(["info"])
+
+    # Then it shows the band of prices and, for each numeric input, the range it is held to
+    assert run.exit_code == 0, run.stderr
+    domain = load_metadata(model_path=cli._model_path()).domain
+    band = f"price band     ${domain.price.minimum:,.0f} to ${domain.price.maximum:,.0f}"
+    assert band in run.stdout.splitlines()
+    ranges = dict(re.findall(r"^  (\S+)\s+(\S+ to \S+)$", run.stdout, re.MULTILINE))
+    assert set(ranges) == set(config.model.inputs.numeric_columns)
+    assert ranges["GrLivArea"] == "334 to 4476"
 
 
 def test_info_json_holds_the_model_metadata() -> None:
@@ -927,7 +972,9 @@ def test_a_second_writer_of_a_new_output_fails_instead_of_replacing_it(
     # Given another run that creates the output while this one is scoring
     output = tmp_path / "out.csv"
 
-    def other_run_finishes_first(*, input_data: pd.DataFrame) -> PredictionResult:
+    def other_run_finishes_first(
+        *, input_data: pd.DataFrame, interval: float | None = None
+    ) -> PredictionResult:
         if not output.exists():
             output.write_text("the other run's output\n")
         return make_prediction(input_data=input_data)

@@ -16,6 +16,7 @@ import re
 import shlex
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -23,6 +24,7 @@ import pytest
 from regression_model import __version__
 from regression_model.config.core import TRAINED_MODEL_DIR, Config
 from regression_model.processing.data_manager import artifact_name, load_metadata
+from tests.conftest import LiveServer
 from tests.readme_blocks import README_PATH, CodeBlock, readme_code_blocks
 
 REPO_ROOT = README_PATH.parent
@@ -39,7 +41,10 @@ PROMPT = "$ "
 # Wall-clock times in command output ("in 0.9 s.") differ from run to run.
 SECONDS = re.compile(r"\bin \d+(\.\d+)? s\b")
 WHEEL = f"dist/ames_price_model-{__version__}-py3-none-any.whl"
-EXTRAS = ("dask", "report")
+EXTRAS = ("dask", "report", "serve")
+# Where README's serving examples send their requests: the default of `regression-model serve`.
+# The test starts a server on a free port and sends them there instead.
+README_SERVER_URL = "http://127.0.0.1:8000"
 # Waiting for a LocalCluster of worker processes on a busy 2-core machine can take a while.
 SCRIPT_TIMEOUT_SECONDS = 300
 
@@ -129,15 +134,17 @@ def _commands_and_output(block: CodeBlock) -> list[tuple[str, str]]:
 
 @pytest.mark.parametrize("block", CONSOLE_BLOCKS, ids=[block.test_id for block in CONSOLE_BLOCKS])
 def test_console_example_prints_what_the_readme_shows(
-    block: CodeBlock, reader_folder: Path
+    block: CodeBlock, reader_folder: Path, start_server: Callable[[], LiveServer]
 ) -> None:
-    # Given a console block's commands, each with the output the README shows
+    # Given a console block's commands, each with the output the README shows (and, for the
+    # serving examples, a running server)
     steps = _commands_and_output(block)
     assert steps
+    server_url = start_server().url if README_SERVER_URL in block.code else README_SERVER_URL
 
     for command, shown in steps:
         # When the command runs in a shell, in a folder laid out like a clone
-        run = _run(command, cwd=reader_folder, shell=True)
+        run = _run(command.replace(README_SERVER_URL, server_url), cwd=reader_folder, shell=True)
 
         # Then it prints what the README shows, on stdout then stderr (wall-clock times aside)
         assert _normalise(run.stdout + run.stderr) == _normalise(shown), command

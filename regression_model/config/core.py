@@ -56,7 +56,6 @@ SCHEMA = Map(
     {
         "app": Map(
             {
-                "package_name": Str(),
                 "training_data_file": Str(),
                 "test_data_file": Str(),
                 "pipeline_name": Str(),
@@ -92,6 +91,9 @@ SCHEMA = Map(
                     {"variable": Str(), "above": Float(), "target_below": Float()}
                 ),
                 "domain": Map({"range_margin": Float(), "price_margin": Float()}),
+                "intervals": Map(
+                    {"levels": Seq(Float()), "tail_quantile": Float(), "max_tail_count": Int()}
+                ),
                 "test_size": Float(),
                 "cv_folds": Int(),
                 "random_state": Int(),
@@ -120,6 +122,14 @@ SCHEMA = Map(
                         "l2_regularization": Float(),
                     }
                 ),
+            }
+        ),
+        "serve": Map(
+            {
+                "host": Str(),
+                "port": Int(),
+                "max_rows_per_request": Int(),
+                "max_body_bytes": Int(),
             }
         ),
     }
@@ -156,7 +166,6 @@ class _Frozen(BaseModel):
 class AppSettings(_Frozen):
     """Where the package finds its data and saves its pipeline."""
 
-    package_name: str
     training_data_file: str
     test_data_file: str
     pipeline_name: str
@@ -236,6 +245,22 @@ class DomainSettings(_Frozen):
     price_margin: float = Field(ge=0, lt=1)
 
 
+class IntervalSettings(_Frozen):
+    """Which prediction-interval levels training calibrates, and how it judges a house unusual."""
+
+    levels: tuple[float, ...] = Field(min_length=1)
+    tail_quantile: float = Field(gt=0, lt=0.5)
+    max_tail_count: int = Field(gt=0)
+
+    @model_validator(mode="after")
+    def _check_levels(self) -> IntervalSettings:
+        if not all(0 < level < 1 for level in self.levels):
+            raise ValueError(f"interval levels must lie strictly between 0 and 1: {self.levels}")
+        if len(set(self.levels)) != len(self.levels):
+            raise ValueError(f"interval levels must not repeat: {self.levels}")
+        return self
+
+
 class LassoSettings(_Frozen):
     alpha: float = Field(gt=0)
     max_iter: int = Field(gt=0)
@@ -289,6 +314,7 @@ class ModelSettings(_Frozen):
     rare_label_tolerance: float = Field(gt=0, lt=1)
     training_outliers: OutlierRule
     domain: DomainSettings
+    intervals: IntervalSettings
     test_size: float = Field(gt=0, lt=1)
     cv_folds: int = Field(ge=2)
     random_state: int = Field(ge=0)
@@ -370,11 +396,21 @@ class ModelSettings(_Frozen):
             )
 
 
+class ServeSettings(_Frozen):
+    """The HTTP service: where it listens and what one request may hold."""
+
+    host: str
+    port: int = Field(ge=0, le=65535)
+    max_rows_per_request: int = Field(gt=0)
+    max_body_bytes: int = Field(gt=0)
+
+
 class Config(_Frozen):
-    """The whole configuration: app settings and model settings."""
+    """The whole configuration: app settings, model settings and the HTTP service's settings."""
 
     app: AppSettings
     model: ModelSettings
+    serve: ServeSettings
 
 
 def _check_subset(key: str, columns: Iterable[str], features: Iterable[str]) -> None:

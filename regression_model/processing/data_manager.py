@@ -41,6 +41,7 @@ from regression_model.errors import (
     TrainingDataNotFoundError,
 )
 from regression_model.processing.domain import TrainingDomain
+from regression_model.processing.intervals import IntervalCalibration
 
 __all__ = [
     "ModelLoadError",
@@ -78,6 +79,8 @@ class ModelMetadata(BaseModel):
     # What the model was made from (see training_fingerprint); None for a model saved
     # without one, which training then never takes for up to date.
     fingerprint: str | None = None
+    # None for a model saved without prediction intervals (tests' small models).
+    intervals: IntervalCalibration | None = None
 
 
 def load_dataset(*, file_name: str, dataset_dir: Path = DATASET_DIR) -> pd.DataFrame:
@@ -203,6 +206,7 @@ def save_pipeline(
     domain: TrainingDomain,
     model_dir: Path = TRAINED_MODEL_DIR,
     fingerprint: str | None = None,
+    intervals: IntervalCalibration | None = None,
 ) -> Path:
     """Persist a fitted pipeline with its metadata, replacing any older pipeline.
 
@@ -231,6 +235,7 @@ def save_pipeline(
         versions=library_versions(),
         domain=domain,
         fingerprint=fingerprint,
+        intervals=intervals,
     )
     metadata_path(model_path).write_text(metadata.model_dump_json(indent=2) + "\n")
     logger.debug("saved pipeline to %s", model_path)

@@ -1,0 +1,153 @@
+"""The service's routes: health, readiness, the model's description, prediction, the page."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Query, Request, Response
+from fastapi.responses import FileResponse
+from starlette.concurrency import run_in_threadpool
+
+from regression_model.predict import make_prediction
+from regression_model.processing.intervals import calibrated_level
+from regression_model.results import PredictionResult
+from regression_model.serve.schemas import Health, ModelInfo, Problem, Readiness
+from regression_model.serve.state import ServiceState
+
+PREDICT_PATH = "/v1/predict"
+INDEX_PAGE = Path(__file__).resolve().parent / "static" / "index.html"
+MODEL_LOADING = "the model is still loading; try again in a moment"
+MODEL_FAILED = "the model could not be loaded; the service's log says why"
+NOT_JSON = "the request body is not valid JSON"
+NOT_HOUSES = "the request body must be one house (a JSON object) or a list of houses (objects)"
+
+router = APIRouter()
+
+_NOT_READY_RESPONSE: dict[int | str, dict[str, Any]] = {
+    503: {"model": Problem, "description": "The model is not loaded (yet)."}
+}
+
+
+def _state(request: Request) -> ServiceState:
+    state: ServiceState = request.app.state.service
+    return state
+
+
+def _loaded_model(request: Request) -> ModelInfo:
+    state = _state(request)
+    if state.model_info is None:
+        detail = MODEL_FAILED if state.has_failed else MODEL_LOADING
+        raise HTTPException(status_code=503, detail=detail)
+    return state.model_info
+
+
+@router.get("/", include_in_schema=False)
+async def index() -> FileResponse:
+    """The page that prices one house."""
+    return FileResponse(INDEX_PAGE)
+
+
+@router.get("/health", tags=["service"])
+async def health() -> Health:
+    """The process is up; it says nothing about the model (see /ready)."""
+    return Health(status="alive")
+
+
+@router.get("/ready", tags=["service"], responses=_NOT_READY_RESPONSE)
+async def ready(request: Request) -> Readiness:
+    """The model is loaded, matches its recorded sha256 and version, and prices houses."""
+    info = _loaded_model(request)
+    return Readiness(status="ready", version=info.version, model_sha256=info.metadata.model_sha256)
+
+
+@router.get("/v1/model", tags=["model"], responses=_NOT_READY_RESPONSE)
+async def model(request: Request) -> ModelInfo:
+    """Version, sha256, training metrics and metadata, input schema and an example house."""
+    return _loaded_model(request)
+
+
+@router.post(
+    PREDICT_PATH,
+    tags=["model"],
+    response_class=Response,
+    responses={
+        200: {
+            "model": PredictionResult,
+            "description": "One prediction or row errors per house, in request order.",
+        },
+        413: {"model": Problem, "description": "Too many houses, or too large a body."},
+        422: {"model": Problem, "description": "The body is not JSON, or not houses."},
+        **_NOT_READY_RESPONSE,
+    },
+)
+async def predict(
+    request: Request,
+    interval: float | None = Query(
+        default=None,
+        description="A calibrated level (see /v1/model) for `lower` and `upper` price ends.",
+    ),
+) -> Response:
+    """Price houses: a list of house records (raw column names) or one record.
+
+    The answer holds one prediction per house, in order, ``null`` where the house has
+    errors; a house with a bad value is a row error in a 200 answer, never a refusal. With
+    ``?interval=0.9`` (a level training calibrated) each priced house also gets the ends of
+    its range; an uncalibrated level is refused (422) naming the calibrated ones.
+    """
+    model = _loaded_model(request)
+    settings = _state(request).config.serve
+    if interval is not None:
+        try:
+            calibrated_level(model.metadata.intervals, interval)
+        except ValueError as error:
+            raise HTTPException(status_code=422, detail=str(error)) from error
+    body = await _read_body(request, limit=settings.max_body_bytes)
+    records = _parse_houses(body, max_rows=settings.max_rows_per_request)
+    # Scoring holds the CPU for milliseconds: in a worker thread, the loop keeps serving.
+    result = await run_in_threadpool(make_prediction, input_data=records, interval=interval)
+    return Response(content=result.model_dump_json(), media_type="application/json")
+
+
+async def _read_body(request: Request, *, limit: int) -> bytes:
+    """The body, refused (413) as soon as it is known to exceed ``limit`` bytes."""
+    too_large = HTTPException(
+        status_code=413, detail=f"the request body is larger than the limit of {limit:,} bytes"
+    )
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise too_large
+    # A chunked body declares no length: count as it arrives.
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise too_large
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _parse_houses(body: bytes, *, max_rows: int) -> list[dict[str, object]]:
+    """The houses in a JSON body: a list of objects, or one object as a list of one.
+
+    Raises
+    ------
+    HTTPException
+        422 if the body is not JSON or not houses; 413 past ``max_rows`` houses.
+    """
+    try:
+        payload = json.loads(body)
+    except json.JSONDecodeError as error:
+        detail = f"{NOT_JSON}: {error.msg} (line {error.lineno}, column {error.colno})"
+        raise HTTPException(status_code=422, detail=detail) from None
+    except UnicodeDecodeError:
+        raise HTTPException(status_code=422, detail=f"{NOT_JSON}: it is not UTF-8") from None
+    houses = [payload] if isinstance(payload, dict) else payload
+    if not isinstance(houses, list) or not all(isinstance(house, dict) for house in houses):
+        raise HTTPException(status_code=422, detail=NOT_HOUSES)
+    if len(houses) > max_rows:
+        detail = f"a request may hold at most {max_rows:,} houses; this one holds {len(houses):,}"
+        raise HTTPException(status_code=413, detail=detail)
+    return houses

@@ -1,0 +1,55 @@
+"""Run the service with uvicorn: what ``regression-model serve`` calls.
+
+This module imports only uvicorn and FastAPI, not the model's libraries: with several
+workers, the supervising process never loads pandas, scikit-learn or the model; each
+worker builds the app from ``APP_FACTORY`` and loads the model once.
+"""
+
+from __future__ import annotations
+
+import copy
+import signal
+from types import FrameType
+
+# Imported here, not only in the workers, so that a missing serve extra fails at once, in
+# the command line, with one line naming the extra.
+import fastapi_offline  # noqa: F401
+import uvicorn
+from uvicorn.config import LOGGING_CONFIG
+
+from regression_model.config.core import get_config
+
+APP_FACTORY = "regression_model.serve.app:create_app"
+
+
+def _exit_cleanly(signal_number: int, frame: FrameType | None) -> None:
+    raise SystemExit(0)
+
+
+def run_server(*, host: str | None, port: int | None, workers: int) -> None:
+    """Serve until SIGTERM or Ctrl-C, then finish the requests in flight and return.
+
+    ``host`` and ``port`` default to the config's ``serve`` section. Each of the
+    ``workers`` processes loads the model once.
+    """
+    settings = get_config().serve
+    # uvicorn drains on SIGTERM or SIGINT, then raises the signal again so the default
+    # action ends the process (status -15, or KeyboardInterrupt). A drain that finished is
+    # a clean stop: the handler it finds makes it exit 0, as it does before uvicorn starts.
+    for stop_signal in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(stop_signal, _exit_cleanly)
+    # The package's loggers print beside uvicorn's, in its format.
+    log_config = copy.deepcopy(LOGGING_CONFIG)
+    log_config["loggers"]["regression_model"] = {
+        "handlers": ["default"],
+        "level": "INFO",
+        "propagate": False,
+    }
+    uvicorn.run(
+        APP_FACTORY,
+        factory=True,
+        host=settings.host if host is None else host,
+        port=settings.port if port is None else port,
+        workers=workers,
+        log_config=log_config,
+    )
