@@ -22,7 +22,17 @@ from machine import describe
 BENCH_DIR = Path(__file__).resolve().parent
 REPO_ROOT = BENCH_DIR.parent
 RESULTS_DIR = BENCH_DIR / "results"
-MEASUREMENTS = ("single_row", "batch", "bare_pipeline", "cold_start", "training", "intervals")
+MEASUREMENTS = (
+    "single_row",
+    "batch",
+    "bare_pipeline",
+    "cold_start",
+    "training",
+    "intervals",
+    "file_paths",
+)
+# Measured by bench_cli.py (issue 14), the rest by bench_predict.py.
+_SCRIPT_BY_MEASUREMENT = {"file_paths": "bench_cli.py"}
 
 
 @dataclass(frozen=True)
@@ -43,8 +53,10 @@ def _child_env() -> dict[str, str]:
 
 
 def run_measurement(name: str) -> dict[str, Any]:
+    script = _SCRIPT_BY_MEASUREMENT.get(name)
+    command = [sys.executable, str(BENCH_DIR / (script or "bench_predict.py"))]
     completed = subprocess.run(
-        [sys.executable, str(BENCH_DIR / "bench_predict.py"), name],
+        command if script else [*command, name],
         capture_output=True,
         text=True,
         cwd=REPO_ROOT,
@@ -52,6 +64,10 @@ def run_measurement(name: str) -> dict[str, Any]:
     )
     if completed.returncode != 0:
         raise RuntimeError(f"benchmark {name} failed:\n{completed.stderr}")
+    if script:
+        print(completed.stdout, end="")
+        figures: dict[str, Any] = json.loads((RESULTS_DIR / "bench_cli.json").read_text())
+        return figures
     result: dict[str, Any] = json.loads(completed.stdout.strip().splitlines()[-1])
     return result
 
@@ -95,6 +111,13 @@ def table_rows(results: dict[str, dict[str, Any]]) -> list[Row]:
         rows.append(Row("interval cost, single row p50", intervals["single_row_added_ms"], "ms"))
         added = 1e3 * (intervals["batch_interval_best_s"] - intervals["batch_plain_best_s"])
         rows.append(Row(f"interval cost, batch of {intervals['batch_rows']}", added, "ms"))
+    if "file_paths" in results:
+        files = results["file_paths"]
+        for key in ("in_memory", "csv", "parquet", "dask_1", "dask_2"):
+            rows.append(Row(f"{files['rows']:,} rows: {key}", files[key]["rows_per_s"], "rows/s"))
+        for measured, target, is_met in files["targets"]:
+            name, value = measured.rsplit(" = ", 1)
+            rows.append(Row(name, float(value.rstrip("%xMBms ")), "", target, is_met))
     return rows
 
 

@@ -22,6 +22,7 @@ from regression_model.results import RowError, RowWarning
 
 if TYPE_CHECKING:
     import dask.dataframe as dd
+    import pyarrow as pa
 
 PREDICTION_COLUMN = "prediction"
 ERROR_COLUMN = "error"
@@ -194,6 +195,49 @@ def attach_scores(*, input_data: pd.DataFrame, scores: ScoredRows) -> pd.DataFra
             **intervals,
         }
     )
+
+
+def attach_scores_to_table(*, table: pa.Table, scores: ScoredRows) -> pa.Table:
+    """``table`` with ``scores`` as its last columns, as ``attach_scores`` adds them.
+
+    Parameters
+    ----------
+    table : pyarrow.Table
+        The rows that were scored, in the order they were scored.
+    scores : ScoredRows
+        The outcome of ``score_rows``, aligned with ``table`` by position.
+
+    Returns
+    -------
+    pyarrow.Table
+        Every column of ``table``, untouched, then ``prediction`` (float64, null where the
+        row has errors), ``error`` and ``warning`` (strings, null when there are none), then
+        ``lower`` and ``upper`` (float64, null where the row has errors) if ``scores`` has
+        an interval.
+    """
+    import pyarrow as pa
+
+    columns = {
+        PREDICTION_COLUMN: pa.array(scores.prices, type=pa.float64(), from_pandas=True),
+        ERROR_COLUMN: pa.array(scores.errors, type=pa.string()),
+        WARNING_COLUMN: pa.array(scores.warnings, type=pa.string()),
+    }
+    if scores.lower is not None and scores.upper is not None:
+        columns[LOWER_COLUMN] = pa.array(scores.lower, type=pa.float64(), from_pandas=True)
+        columns[UPPER_COLUMN] = pa.array(scores.upper, type=pa.float64(), from_pandas=True)
+    for name, column in columns.items():
+        table = table.append_column(name, column)
+    return table
+
+
+def scored_schema(*, schema: pa.Schema, has_interval: bool = False) -> pa.Schema:
+    """The schema ``attach_scores_to_table`` gives a table with ``schema``."""
+    interval = np.empty(0) if has_interval else None
+    no_scores = ScoredRows(
+        prices=np.empty(0), errors=[], warnings=[], lower=interval, upper=interval
+    )
+    scored: pa.Schema = attach_scores_to_table(table=schema.empty_table(), scores=no_scores).schema
+    return scored
 
 
 def _score_partition(partition: pd.DataFrame) -> pd.DataFrame:

@@ -10,9 +10,12 @@ line on stderr; ``--debug`` (or ``REGRESSION_MODEL_DEBUG=1``) shows the tracebac
 docs/failures.md lists every case.
 
 Files are read and written in chunks of ``--chunk-size`` rows, so memory does not grow with
-the file. The model sees a CSV file's values typed as ``pd.read_csv`` types them, and the
-output gets its cells back unchanged, as text (cells pandas reads as missing, such as ``NA``,
-come back empty). Parquet columns pass through with their Arrow types.
+the file, and a background thread reads the next chunk while one is scored
+(regression_model/tables.py). A CSV file is parsed once, through Arrow, every cell as text:
+the model sees its columns typed as ``pd.read_csv`` types them, and the output gets the cells
+back unchanged, quoted only where they must be (cells pandas reads as missing, such as
+``NA``, come back empty). A row with more or fewer fields than the header is refused. Parquet
+columns pass through with their Arrow types.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from enum import Enum
 from pathlib import Path
 from types import FrameType
@@ -160,31 +163,20 @@ def _writing(path: Path) -> Iterator[None]:
         raise OutputFileError(f"cannot write {path}: {_first_line(error)}", culprit=path) from error
 
 
-def _csv_chunks(
+def _csv_text_chunks(
     path: Path,
     *,
+    column_names: Sequence[str],
     chunk_size: int,
-    as_text: bool,
     on_progress: Callable[[int], None] = lambda done: None,
-) -> Iterator[pd.DataFrame]:
-    """The rows of a CSV file in chunks; ``on_progress`` gets the number of bytes read so far.
+) -> Generator[pa.Table, None, None]:
+    """``tables.csv_text_chunks``, its failures turned into one-line InputFileErrors."""
+    from regression_model.tables import csv_text_chunks
 
-    With ``as_text``, every cell is read as text (NaN where missing), so every chunk has the
-    same dtypes whatever values it holds and cells can be written back as they were read.
-    Without it, pandas infers each chunk's dtypes as ``pd.read_csv`` does for a whole file.
-    """
-    with _reading(path), path.open("rb") as handle:
-        dtype = object if as_text else None
-        # low_memory=False: infer each column's dtype from the whole chunk, never from parts
-        # of it, which could mix numbers and text in one column (pandas' DtypeWarning).
-        # index_col=False: a row with an extra field is an error, never a guessed index.
-        reader = pd.read_csv(
-            handle, dtype=dtype, chunksize=chunk_size, low_memory=False, index_col=False
+    with _reading(path):
+        yield from csv_text_chunks(
+            path, column_names=column_names, chunk_size=chunk_size, on_progress=on_progress
         )
-        with reader:
-            for chunk in reader:
-                on_progress(handle.tell())
-                yield chunk
 
 
 def _csv_columns(path: Path) -> list[str]:
@@ -195,7 +187,7 @@ def _csv_columns(path: Path) -> list[str]:
     further down fail in pandas' own parser, with their line.
     """
     with _reading(path), path.open(newline="", encoding="utf-8-sig") as handle:
-        rows = (row for row in csv.reader(handle) if row)  # pandas skips blank lines too
+        rows = (row for row in csv.reader(handle) if row)  # the readers skip blank lines too
         header = next(rows, None)
         if header is None:
             raise InputFileError(f"cannot read {path}: the file is empty", culprit=path)
@@ -217,24 +209,26 @@ def _csv_columns(path: Path) -> list[str]:
     return [str(name) for name in names]
 
 
-def _arrow_to_frame(batch: pa.RecordBatch) -> pd.DataFrame:
-    # Without the pandas metadata, index columns stay plain columns and batches convert alike.
-    frame: pd.DataFrame = batch.replace_schema_metadata(None).to_pandas()
+def _model_columns() -> tuple[str, ...]:
+    from regression_model.config.core import get_config
+
+    return get_config().model.features
+
+
+def _parquet_frame(table: pa.Table) -> pd.DataFrame:
+    """The model's columns of a Parquet chunk, as pandas reads them (categoricals included)."""
+    frame: pd.DataFrame = table.select(list(_model_columns())).to_pandas()
     return frame
 
 
 def _parquet_batches(
     path: Path, *, chunk_size: int, on_progress: Callable[[int], None] = lambda done: None
-) -> Iterator[pa.RecordBatch]:
-    """The rows of a Parquet file in record batches; ``on_progress`` gets the rows read."""
-    import pyarrow.parquet as pq
+) -> Generator[pa.RecordBatch, None, None]:
+    """``tables.parquet_batches``, its failures turned into one-line InputFileErrors."""
+    from regression_model.tables import parquet_batches
 
-    with _reading(path), pq.ParquetFile(path) as parquet_file:
-        done = 0
-        for batch in parquet_file.iter_batches(batch_size=chunk_size):
-            done += batch.num_rows
-            on_progress(done)
-            yield batch
+    with _reading(path):
+        yield from parquet_batches(path, chunk_size=chunk_size, on_progress=on_progress)
 
 
 def _parquet_schema(path: Path) -> pa.Schema:
@@ -250,12 +244,41 @@ def _parquet_schema(path: Path) -> pa.Schema:
     return schema
 
 
-def _frames(path: Path, *, file_format: TableFormat, chunk_size: int) -> Iterator[pd.DataFrame]:
+def _scoring_chunks(
+    path: Path,
+    *,
+    file_format: TableFormat,
+    chunk_size: int,
+    on_progress: Callable[[int], None] = lambda done: None,
+) -> Generator[tuple[pa.Table, pd.DataFrame], None, None]:
+    """Each chunk of ``path`` as it is written back, and its model columns typed for scoring.
+
+    Both are made here so that ``read_ahead`` runs the typing in its thread too: Arrow's
+    casts release the GIL, so they overlap the scoring of the chunk before.
+    """
+    import pyarrow as pa
+
+    from regression_model.tables import model_frame
+
     if file_format is TableFormat.CSV:
-        yield from _csv_chunks(path, chunk_size=chunk_size, as_text=False)
+        names = _csv_columns(path)
+        for table in _csv_text_chunks(
+            path, column_names=names, chunk_size=chunk_size, on_progress=on_progress
+        ):
+            yield table, model_frame(table, columns=_model_columns())
     else:
-        for batch in _parquet_batches(path, chunk_size=chunk_size):
-            yield _arrow_to_frame(batch)
+        for batch in _parquet_batches(path, chunk_size=chunk_size, on_progress=on_progress):
+            table = pa.Table.from_batches([batch])
+            yield table, _parquet_frame(table)
+
+
+def _frames(path: Path, *, file_format: TableFormat, chunk_size: int) -> Iterator[pd.DataFrame]:
+    """The model's columns of ``path``, chunk by chunk, typed as for scoring."""
+    from regression_model.tables import read_ahead
+
+    chunks = _scoring_chunks(path, file_format=file_format, chunk_size=chunk_size)
+    for _, frame in read_ahead(chunks):
+        yield frame
 
 
 def _is_terminal(stream: TextIO) -> bool:
@@ -406,33 +429,43 @@ def _predict_csv(
     show_progress: bool,
     interval: float | None = None,
 ) -> tuple[int, int]:
-    from regression_model.batch import attach_scores, output_columns, score_rows
+    from regression_model.batch import attach_scores_to_table, score_rows, scored_schema
+    from regression_model.tables import read_ahead, write_csv_header, write_csv_rows
 
+    names = _csv_columns(source)
     n_rows = n_errors = 0
-    added = output_columns(has_interval=interval is not None)
-    header = pd.DataFrame(columns=[*_csv_columns(source), *added])
     with _progress_bar(total=source.stat().st_size, is_shown=show_progress) as advance:
-        # The file is parsed twice, in step, chunk for chunk: the model gets numbers typed as
-        # pd.read_csv types them, which it validates much faster than text, and the output
-        # gets the cells as text, unchanged and with the same dtypes in every chunk.
-        cells = _csv_chunks(source, chunk_size=chunk_size, as_text=True, on_progress=advance)
-        typed = _csv_chunks(source, chunk_size=chunk_size, as_text=False)
+        # The file is parsed once, every cell as text: the text is written back as it was
+        # read, and only the model's columns become numbers, for scoring.
+        chunks = read_ahead(
+            _scoring_chunks(
+                source, file_format=TableFormat.CSV, chunk_size=chunk_size, on_progress=advance
+            )
+        )
         with _writing(output):
-            out = partial.open("w", newline="", encoding="utf-8")
+            out = partial.open("wb")
         with out:
             # The header goes first, so that a file with no rows still gets one.
+            out_schema = scored_schema(
+                schema=_text_schema(names), has_interval=interval is not None
+            )
             with _writing(output):
-                header.to_csv(out, index=False)
-            for cells_chunk, typed_chunk in zip(cells, typed, strict=True):
-                scores = score_rows(input_data=typed_chunk, interval=interval)
-                scored = attach_scores(input_data=cells_chunk, scores=scores)
+                write_csv_header(out, column_names=out_schema.names)
+            for table, frame in chunks:
+                scores = score_rows(input_data=frame, interval=interval)
                 with _writing(output):
-                    scored.to_csv(out, header=False, index=False)
-                n_rows += len(cells_chunk)
+                    write_csv_rows(out, attach_scores_to_table(table=table, scores=scores))
+                n_rows += table.num_rows
                 n_errors += scores.n_rows_with_errors
             with _writing(output):
                 out.flush()
     return n_rows, n_errors
+
+
+def _text_schema(names: Sequence[str]) -> pa.Schema:
+    import pyarrow as pa
+
+    return pa.schema([pa.field(name, pa.string()) for name in names])
 
 
 def _predict_parquet(
@@ -444,26 +477,12 @@ def _predict_parquet(
     show_progress: bool,
     interval: float | None = None,
 ) -> tuple[int, int]:
-    import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from regression_model.batch import (
-        ERROR_COLUMN,
-        INTERVAL_COLUMNS,
-        PREDICTION_COLUMN,
-        WARNING_COLUMN,
-        score_rows,
-    )
+    from regression_model.batch import attach_scores_to_table, score_rows, scored_schema
+    from regression_model.tables import read_ahead
 
-    schema = _parquet_schema(source)
-    out_schema = (
-        schema.append(pa.field(PREDICTION_COLUMN, pa.float64()))
-        .append(pa.field(ERROR_COLUMN, pa.string()))
-        .append(pa.field(WARNING_COLUMN, pa.string()))
-    )
-    if interval is not None:
-        for name in INTERVAL_COLUMNS:
-            out_schema = out_schema.append(pa.field(name, pa.float64()))
+    out_schema = scored_schema(schema=_parquet_schema(source), has_interval=interval is not None)
     with _reading(source), pq.ParquetFile(source) as parquet_file:
         total = parquet_file.metadata.num_rows
     n_rows = n_errors = 0
@@ -471,24 +490,21 @@ def _predict_parquet(
         with _writing(output):
             writer = pq.ParquetWriter(partial, out_schema)
         try:
-            for batch in _parquet_batches(source, chunk_size=chunk_size, on_progress=advance):
-                scored = score_rows(input_data=_arrow_to_frame(batch), interval=interval)
+            chunks = read_ahead(
+                _scoring_chunks(
+                    source,
+                    file_format=TableFormat.PARQUET,
+                    chunk_size=chunk_size,
+                    on_progress=advance,
+                )
+            )
+            for table, frame in chunks:
+                scores = score_rows(input_data=frame, interval=interval)
                 # The input's Arrow columns pass through untouched; a failed row's price is null.
-                columns = [
-                    *batch.columns,
-                    pa.array(scored.prices, from_pandas=True),
-                    pa.array(scored.errors, type=pa.string()),
-                    pa.array(scored.warnings, type=pa.string()),
-                    *(
-                        pa.array(ends, from_pandas=True)
-                        for ends in (scored.lower, scored.upper)
-                        if ends is not None
-                    ),
-                ]
                 with _writing(output):
-                    writer.write_batch(pa.RecordBatch.from_arrays(columns, schema=out_schema))
-                n_rows += batch.num_rows
-                n_errors += scored.n_rows_with_errors
+                    writer.write_table(attach_scores_to_table(table=table, scores=scores))
+                n_rows += table.num_rows
+                n_errors += scores.n_rows_with_errors
         finally:
             # Closing writes the footer; after a failure the file is removed anyway.
             with _writing(output):
@@ -649,6 +665,9 @@ def predict(
         has_interval=interval is not None,
     )
 
+    from regression_model.tables import return_freed_memory_promptly
+
+    return_freed_memory_promptly()
     started = time.perf_counter()
     score = _predict_csv if file_format is TableFormat.CSV else _predict_parquet
     try:

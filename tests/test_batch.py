@@ -11,6 +11,7 @@ import numpy.typing as npt
 import pandas as pd
 import pytest
 
+from regression_model import predict
 from regression_model.batch import (
     ERROR_COLUMN,
     OUTPUT_COLUMNS,
@@ -19,7 +20,9 @@ from regression_model.batch import (
     predict_dask,
     score_frame,
 )
+from regression_model.config.core import Config
 from regression_model.predict import make_prediction
+from regression_model.processing import data_manager
 from regression_model.results import PredictionResult, RowError, RowWarning
 
 # Rows and partitions of the dataset the cluster scores: enough rows that partitions
@@ -134,6 +137,60 @@ def test_predict_dask_meta_matches_the_computed_frame(raw_records: pd.DataFrame)
     assert scored.npartitions == 3
     expected = make_prediction(input_data=raw_records)
     np.testing.assert_allclose(computed[PREDICTION_COLUMN].to_numpy(), _prices(expected))
+
+
+def test_predict_dask_on_categorical_columns_matches_make_prediction(
+    config: Config, raw_records: pd.DataFrame
+) -> None:
+    """Check that Dask partitions of pandas categoricals score as the plain frame does.
+
+    Non-regression test for #10: categorical columns reached the model as they came.
+    """
+    dd = pytest.importorskip("dask.dataframe")
+
+    # Given the records with every text column of the model as a pandas categorical
+    text_columns = [name for name in config.model.features if raw_records[name].dtype == "str"]
+    categorical = raw_records.astype({name: "category" for name in text_columns})
+    ddf = dd.from_pandas(categorical, npartitions=3)
+
+    # When it is scored on the local scheduler
+    lazy = predict_dask(input_data=ddf)
+    scored = lazy.compute(scheduler="synchronous")  # type: ignore[no-untyped-call]
+
+    # Then every row gets the price and the errors make_prediction gives the plain records
+    expected = make_prediction(input_data=raw_records)
+    assert text_columns
+    np.testing.assert_allclose(scored[PREDICTION_COLUMN].to_numpy(), _prices(expected), rtol=1e-12)
+    assert _error_cells(scored[ERROR_COLUMN]) == _joined(expected.errors, len(raw_records))
+
+
+def test_predict_dask_loads_the_model_once_however_many_partitions(
+    raw_records: pd.DataFrame, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Check that partitions reuse the process's loaded model instead of loading their own."""
+    dd = pytest.importorskip("dask.dataframe")
+
+    # Given a process that has not loaded the model, and a frame in five partitions
+    loads: list[str] = []
+    real_load_pipeline = data_manager.load_pipeline
+
+    def counted_load_pipeline(*, pipeline_name: str) -> Any:
+        loads.append(pipeline_name)
+        return real_load_pipeline(pipeline_name=pipeline_name)
+
+    monkeypatch.setattr("regression_model.predict.load_pipeline", counted_load_pipeline)
+    predict._load_trained_model.cache_clear()
+    ddf = dd.from_pandas(raw_records, npartitions=5)
+
+    # When every partition is scored in this process
+    try:
+        lazy = predict_dask(input_data=ddf)
+        lazy.compute(scheduler="synchronous")  # type: ignore[no-untyped-call]
+    finally:
+        predict._load_trained_model.cache_clear()
+
+    # Then the model was loaded once
+    assert len(loads) == 1
 
 
 # Dask's Parquet writer still passes inplace=True to DataFrame.set_index/reset_index, which

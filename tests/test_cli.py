@@ -34,11 +34,11 @@ from sklearn.dummy import DummyRegressor
 from sklearn.pipeline import Pipeline
 
 import regression_model
-from regression_model import __version__, batch, cli, train_pipeline
+from regression_model import __version__, batch, cli, tables, train_pipeline
 from regression_model.batch import ERROR_COLUMN, PREDICTION_COLUMN, WARNING_COLUMN
 from regression_model.cli import main
 from regression_model.config import core
-from regression_model.config.core import Config, load_config
+from regression_model.config.core import DATASET_DIR, Config, load_config
 from regression_model.pipeline import build_pipeline
 from regression_model.predict import make_prediction
 from regression_model.processing.data_manager import ModelLoadError, load_metadata
@@ -180,6 +180,38 @@ def test_predict_parquet_round_trip_keeps_columns_dtypes_and_index(
     assert scored[ERROR_COLUMN].iloc[7] == _joined_errors(expected, len(houses))[7]
 
 
+@pytest.mark.parametrize("command", ["predict", "validate"])
+def test_a_parquet_file_of_pandas_categoricals_predicts_and_validates(
+    config: Config, test_records: pd.DataFrame, tmp_path: Path, command: str
+) -> None:
+    """Check that text columns stored as Parquet dictionaries score as plain text does.
+
+    Non-regression test for #10: pandas categoricals in a Parquet file.
+    """
+    # Given a Parquet file whose text columns pandas wrote as categoricals
+    houses = test_records.head(200)
+    text_columns = [name for name in config.model.features if houses[name].dtype == "str"]
+    source, output = tmp_path / "houses.parquet", tmp_path / "scored.parquet"
+    houses.astype({name: "category" for name in text_columns}).to_parquet(source)
+
+    # When the command runs on it, as a user runs it
+    args = ["-o", output] if command == "predict" else []
+    run = _in_subprocess([command, source, *args, "--chunk-size", SMALL_CHUNK])
+
+    # Then it succeeds, and predict gives the prices make_prediction gives the plain records
+    assert text_columns
+    assert (run.exit_code, run.stderr) == (0, "")
+    if command == "predict":
+        scored = pd.read_parquet(output)
+        expected = make_prediction(input_data=houses)
+        np.testing.assert_allclose(
+            scored[PREDICTION_COLUMN].to_numpy(), _prices(expected), rtol=1e-12
+        )
+        assert scored[ERROR_COLUMN].isna().all()
+    else:
+        assert "invalid           0" in run.stdout
+
+
 def test_predict_csv_with_only_a_header_writes_only_a_header(
     test_records: pd.DataFrame, tmp_path: Path
 ) -> None:
@@ -251,7 +283,7 @@ def test_a_failure_to_write_exits_2_and_leaves_no_file(
     def disk_full(*args: object, **kwargs: object) -> None:
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(pd.DataFrame, "to_csv", disk_full)
+    monkeypatch.setattr(tables, "write_csv_rows", disk_full)
 
     # When a file is scored
     run = _in_process(["predict", houses_csv, "-o", tmp_path / "scored.csv"])
@@ -293,6 +325,40 @@ def test_predict_reports_progress_on_stderr_when_it_is_a_terminal(
     assert run.exit_code == 0, run.stderr
     assert "Scoring" in run.stderr
     assert "Scoring" not in run.stdout
+
+
+GOLDEN_PREDICTIONS = Path(__file__).parent / "golden" / "test_predictions.csv"
+# Prices are compared to 1e-12, relative: tight enough to catch any change in what the model
+# is given, loose enough for a float printed and parsed again by another library.
+GOLDEN_PRICE_TOLERANCE = 1e-12
+
+
+def test_predict_of_the_shipped_test_csv_matches_the_golden_file(
+    config: Config, tmp_path: Path
+) -> None:
+    """Check that the file path scores test.csv as it did when the golden file was written.
+
+    Non-regression test for #14: reading and writing moved to Arrow.
+    """
+    # Given the shipped test.csv and its output as `predict` wrote it before issue 14
+    source = DATASET_DIR / config.app.test_data_file
+    output = tmp_path / "scored.csv"
+
+    # When the command line scores it
+    run = _in_subprocess(["predict", source, "-o", output])
+
+    # Then every cell comes back as the golden file has it, the prices to 1e-12
+    assert (run.exit_code, run.stderr) == (0, "")
+    expected = pd.read_csv(GOLDEN_PREDICTIONS, dtype=str, keep_default_na=False)
+    scored = pd.read_csv(output, dtype=str, keep_default_na=False)
+    assert list(scored.columns) == list(expected.columns)
+    cells = expected.columns.drop(PREDICTION_COLUMN)
+    pd.testing.assert_frame_equal(scored[cells], expected[cells])
+    np.testing.assert_allclose(
+        pd.to_numeric(scored[PREDICTION_COLUMN]).to_numpy(),
+        pd.to_numeric(expected[PREDICTION_COLUMN]).to_numpy(),
+        rtol=GOLDEN_PRICE_TOLERANCE,
+    )
 
 
 # Mistakes a user can make: (case id, write the files and return the arguments and the one
