@@ -627,18 +627,18 @@ def _number_warnings(
             return warnings
         for name, allowed in domain.numeric.items():
             values = numbers[:, position[name]]
-            for row in np.flatnonzero(is_valid & (values < allowed.minimum)).tolist():
-                message = (
-                    f"{name} {values[row]:g} is below the training range "
-                    f"(priced as {allowed.minimum:g})"
-                )
-                warnings.append(_warning(row, name, WarningKind.OUTSIDE_TRAINING_RANGE, message))
-            for row in np.flatnonzero(is_valid & (values > allowed.maximum)).tolist():
-                message = (
-                    f"{name} {values[row]:g} is above the training range "
-                    f"(priced as {allowed.maximum:g})"
-                )
-                warnings.append(_warning(row, name, WarningKind.OUTSIDE_TRAINING_RANGE, message))
+            sides = (
+                ("below", allowed.minimum, values < allowed.minimum),
+                ("above", allowed.maximum, values > allowed.maximum),
+            )
+            for side, limit, is_beyond in sides:
+                for row in np.flatnonzero(is_valid & is_beyond).tolist():
+                    message = (
+                        f"{name} {values[row]:g} is {side} the training range (priced as {limit:g})"
+                    )
+                    warnings.append(
+                        _warning(row, name, WarningKind.OUTSIDE_TRAINING_RANGE, message)
+                    )
     return warnings
 
 
