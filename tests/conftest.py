@@ -18,7 +18,7 @@ from pathlib import Path
 import joblib
 import pandas as pd
 import pytest
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, Phase, settings
 from sklearn.pipeline import Pipeline
 
 import regression_model
@@ -42,6 +42,16 @@ settings.register_profile(
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 settings.load_profile("regression_model")
+# `tox -e mutate` (pyproject.toml's [tool.mutmut]) runs the tests once per mutant: the same
+# examples every run, so a mutant's verdict does not depend on the draw, and no shrinking, which
+# only tidies the report of a failure that already killed the mutant.
+settings.register_profile(
+    "mutate",
+    parent=settings.get_profile("regression_model"),
+    derandomize=True,
+    database=None,
+    phases=[Phase.explicit, Phase.reuse, Phase.generate],
+)
 
 
 @pytest.fixture(scope="session")
