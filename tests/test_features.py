@@ -174,8 +174,41 @@ def test_transformer_feature_names_out_equal_output_columns(transformer: BaseEst
     # When it transforms the frame
     transformed = fitted.transform(HOUSES)
 
-    # Then get_feature_names_out names the output columns, in order
-    assert list(fitted.get_feature_names_out()) == list(transformed.columns)
+    # Then get_feature_names_out names the output columns, in order, as scikit-learn's own
+    # transformers do: an array of Python strings
+    names = fitted.get_feature_names_out()
+    assert list(names) == list(transformed.columns)
+    assert names.dtype == object
+
+
+@pytest.mark.parametrize("transformer", SKLEARN_CHECKED, ids=_ids(SKLEARN_CHECKED))
+def test_transformer_fitted_on_an_array_names_its_columns_x0_to_xn(
+    transformer: BaseEstimator,
+) -> None:
+    # Given a transformer fitted on an array of two columns, which has no column names
+    fitted = clone(transformer).fit(np.array([[1.0, 2.0], [3.0, 4.0]]))
+
+    # When it names its output
+    names = fitted.get_feature_names_out()
+
+    # Then the inputs are x0 and x1, any new columns follow, and the names are strings
+    new_features = getattr(fitted, "new_features_", [])
+    assert list(names) == ["x0", "x1", *new_features]
+    assert names.dtype == object
+
+
+@pytest.mark.parametrize("transformer", ALL_TRANSFORMERS, ids=_ids(ALL_TRANSFORMERS))
+def test_transformer_tags_say_missing_values_pass_and_the_output_is_a_frame(
+    transformer: BaseEstimator,
+) -> None:
+    # Given a transformer's scikit-learn tags
+    tags = transformer.__sklearn_tags__()
+
+    # Then NaN is allowed in (it passes through, or is imputed later) and no input dtype is
+    # promised out, since the output is a DataFrame
+    assert tags.input_tags.allow_nan is True
+    assert tags.transformer_tags is not None
+    assert tags.transformer_tags.preserves_dtype == []
 
 
 @pytest.mark.parametrize("transformer", ALL_TRANSFORMERS, ids=_ids(ALL_TRANSFORMERS))
@@ -378,7 +411,7 @@ def test_mapper_fit_rejects_an_empty_mapping(mappings: dict[str, float] | None) 
 
     # When fitted
     # Then fit raises (construction did not: __init__ only stores)
-    with pytest.raises(ValueError, match="mappings must map at least one label"):
+    with pytest.raises(ValueError, match=r"^mappings must map at least one label to a number\.$"):
         mapper.fit(pd.DataFrame({"ExterQual": ["Gd"]}))
 
 
@@ -435,16 +468,23 @@ def test_presence_flags_mark_positive_values_and_keep_missing_ones() -> None:
     pd.testing.assert_frame_equal(out, expected)
 
 
+# Whole messages, anchored: a test matching part of one passes whatever the rest says.
+CLASH = r"New feature names already are columns of X: \['GrLivArea'\]"
+NO_SUMS = r"sums must name at least one new column and the columns it sums\."
+NO_FLAGS = r"flags must name at least one new column and the column it flags\."
+NO_RANGE = r"Every column to cap needs at least one value to learn a range\."
+
+
 @pytest.mark.parametrize(
     ("transformer", "message"),
     [
-        (WeightedSums(sums={"Total": {"Nope": 1.0}}), "Columns not found in X: \\['Nope'\\]"),
-        (PresenceFlags(flags={"HasNope": "Nope"}), "Columns not found in X: \\['Nope'\\]"),
-        (WeightedSums(sums={"GrLivArea": {"FullBath": 1.0}}), "already are columns"),
-        (PresenceFlags(flags={"GrLivArea": "GarageArea"}), "already are columns"),
-        (WeightedSums(sums={}), "sums must name"),
-        (WeightedSums(sums={"Total": {}}), "sums must name"),
-        (PresenceFlags(flags={}), "flags must name"),
+        (WeightedSums(sums={"Total": {"Nope": 1.0}}), r"Columns not found in X: \['Nope'\]"),
+        (PresenceFlags(flags={"HasNope": "Nope"}), r"Columns not found in X: \['Nope'\]"),
+        (WeightedSums(sums={"GrLivArea": {"FullBath": 1.0}}), CLASH),
+        (PresenceFlags(flags={"GrLivArea": "GarageArea"}), CLASH),
+        (WeightedSums(sums={}), NO_SUMS),
+        (WeightedSums(sums={"Total": {}}), NO_SUMS),
+        (PresenceFlags(flags={}), NO_FLAGS),
     ],
     ids=[
         "sum-of-missing-column",
@@ -459,7 +499,7 @@ def test_presence_flags_mark_positive_values_and_keep_missing_ones() -> None:
 def test_new_column_transformers_reject_bad_parameters_at_fit(
     transformer: BaseEstimator, message: str
 ) -> None:
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(ValueError, match=f"^{message}$"):
         clone(transformer).fit(HOUSES)
 
 
@@ -479,17 +519,62 @@ def test_range_capper_holds_values_to_the_training_range_widened_by_the_margin()
 @pytest.mark.parametrize(
     ("capper", "frame", "message"),
     [
-        (RangeCapper(margin=-0.1), HOUSES, "margin must be zero or positive"),
-        (RangeCapper(variables=("Nope",)), HOUSES, "Columns not found in X: \\['Nope'\\]"),
-        (RangeCapper(), pd.DataFrame({"A": [np.nan, np.nan]}), "needs at least one value"),
+        (RangeCapper(margin=-0.1), HOUSES, r"margin must be zero or positive, got -0\.1\."),
+        (RangeCapper(variables=("Nope",)), HOUSES, r"Columns not found in X: \['Nope'\]"),
+        (RangeCapper(), pd.DataFrame({"A": [np.nan, np.nan]}), NO_RANGE),
+        (RangeCapper(), pd.DataFrame({"A": [1.0, 2.0], "B": [np.nan, np.nan]}), NO_RANGE),
     ],
-    ids=["negative-margin", "missing-column", "all-missing"],
+    ids=["negative-margin", "missing-column", "all-missing", "one-column-all-missing"],
 )
 def test_range_capper_fit_rejects_what_it_cannot_learn_from(
     capper: RangeCapper, frame: pd.DataFrame, message: str
 ) -> None:
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(ValueError, match=f"^{message}$"):
         clone(capper).fit(frame)
+
+
+def test_range_capper_learns_each_columns_own_range() -> None:
+    # Given two columns of different ranges, and a row where both are missing
+    frame = pd.DataFrame({"A": [1.0, 5.0, np.nan, 3.0], "B": [300.0, 100.0, np.nan, 200.0]})
+
+    # When a capper is fitted
+    capper = RangeCapper().fit(frame)
+
+    # Then each column's bounds are its own lowest and highest value; the empty row is fine
+    assert capper.lower_ == {"A": 1.0, "B": 100.0}
+    assert capper.upper_ == {"A": 5.0, "B": 300.0}
+
+
+@pytest.mark.parametrize(
+    ("dtype", "areas", "expected"),
+    [
+        ("int64", [0, 480, 1000], [0.0, 480.0, 1000.0]),
+        ("float64", [0.0, 480.0, np.nan], [0.0, 480.0, np.nan]),
+        ("Int64", [0, 480, pd.NA], [0.0, 480.0, np.nan]),
+        ("Float64", [0.0, 480.0, pd.NA], [0.0, 480.0, np.nan]),
+        ("object", [0, 480, None], [0.0, 480.0, np.nan]),
+    ],
+)
+def test_numeric_transformers_read_numbers_of_any_dtype_as_floats(
+    dtype: str, areas: list[object], expected: list[float]
+) -> None:
+    """Check that every transformer reading numbers reads them as float64, NaN where missing."""
+    # Given garage areas of 0, 480 and one more (missing where the dtype can hold it)
+    frame = pd.DataFrame({"GarageArea": pd.Series(areas, dtype=dtype)})
+    flags = PresenceFlags(flags={"HasGarage": "GarageArea"})
+    halves = WeightedSums(sums={"Half": {"GarageArea": 0.5}})
+
+    # When the flags, a weighted sum and a range are computed from them
+    flagged = flags.fit_transform(frame)["HasGarage"]
+    summed = halves.fit_transform(frame)["Half"]
+    capper = RangeCapper().fit(frame)
+
+    # Then each is what the float values give
+    np.testing.assert_array_equal(flagged, np.where(np.isnan(expected), np.nan, [0.0, 1.0, 1.0]))
+    np.testing.assert_array_equal(summed, np.multiply(expected, 0.5))
+    assert capper.lower_ == {"GarageArea": 0.0}
+    assert capper.upper_ == {"GarageArea": np.nanmax(expected)}
+    assert all(type(bound) is float for bound in [*capper.lower_.values(), *capper.upper_.values()])
 
 
 # The arithmetic the transformers and the compiled scorer share ------------------------------
@@ -510,6 +595,8 @@ def test_shared_arithmetic_on_plain_arrays() -> None:
         weighted_sum(terms=[(values, 1.0), (np.ones(4), 0.5)]), [2.5, 0.5, np.nan, -0.5]
     )
     np.testing.assert_array_equal(presence_flags(values=values), [1.0, 0.0, np.nan, 0.0])
+    # Any amount above zero is present, however small
+    np.testing.assert_array_equal(presence_flags(values=np.array([0.5, 1.0])), [1.0, 1.0])
 
 
 def test_weighted_sum_adds_terms_in_the_order_given() -> None:
