@@ -415,23 +415,38 @@ def _double_frontage(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.assign(LotFrontage=frame["LotFrontage"] * 2.0)
 
 
+def _stretch_as_objects(matrix: Any) -> Any:
+    """The model matrix a little wider, as Python objects (which the model converts)."""
+    return np.asarray(np.asarray(matrix, dtype=np.float64) * 1.1, dtype=object)
+
+
+# Where the unknown step goes: after the first two steps the state is a table; just before
+# the model (after the scaler) it is the model matrix.
+AFTER_TWO_STEPS, BEFORE_THE_MODEL = 2, -1
+
+
 @pytest.mark.parametrize(
-    "make_step",
-    [lambda: _ScaleColumn(), lambda: FunctionTransformer(_double_frontage)],
-    ids=["custom-class", "function-transformer"],
+    ("make_step", "position"),
+    [
+        (lambda: _ScaleColumn(), AFTER_TWO_STEPS),
+        (lambda: FunctionTransformer(_double_frontage), AFTER_TWO_STEPS),
+        (lambda: FunctionTransformer(_stretch_as_objects), BEFORE_THE_MODEL),
+    ],
+    ids=["custom-class", "function-transformer", "on-the-model-matrix"],
 )
 def test_unknown_steps_run_their_own_transform(
     fitted_pipeline: Pipeline,
     config: Config,
     test_records: pd.DataFrame,
     make_step: Callable[[], Any],
+    position: int,
 ) -> None:
-    # Given the pipeline with a step of no compiled class after its first two
+    # Given the pipeline with a step of no compiled class among its steps
     validated = _validated(test_records.head(60), config)
-    head = Pipeline(fitted_pipeline.steps[:2])
-    step = make_step().fit(head.transform(validated.frame))
     steps = list(fitted_pipeline.steps)
-    steps.insert(2, ("unknown", step))
+    head = Pipeline(steps[:position])
+    step = make_step().fit(head.transform(validated.frame))
+    steps.insert(position, ("unknown", step))
     pipeline = Pipeline(steps)
 
     # When it is compiled
@@ -726,23 +741,41 @@ def test_compiled_estimators_match_their_predict(estimator: Any) -> None:
     estimator.fit(X, y)
     compiled = compile_estimator(estimator, step_name="model")
 
+    expected = estimator.predict(X)
+
     # When it predicts for all rows, and for each row alone
     batch = compiled(X)
-    alone = np.array([compiled(X[i : i + 1])[0] for i in range(len(X))])
+    with mock.patch.object(estimator, "predict", wraps=estimator.predict) as own_predict:
+        alone = np.array([compiled(X[i : i + 1])[0] for i in range(len(X))])
 
-    # Then it gives the estimator's own predictions, and each row's alone as in the batch
+    # Then it gives the estimator's own predictions, and each row's alone as in the batch,
+    # without calling the estimator's predict for a row alone: the compiled form did the work
     assert type(estimator) in compiled_classes()
-    np.testing.assert_allclose(batch, estimator.predict(X), rtol=RTOL)
+    np.testing.assert_allclose(batch, expected, rtol=RTOL)
     assert np.array_equal(alone, batch)
+    assert not own_predict.called
 
 
+@pytest.mark.parametrize(
+    "max_leaf_nodes",
+    [None, 5],
+    ids=["every-leaf-at-full-depth", "leaves-at-several-depths"],
+)
 @pytest.mark.parametrize("n_rows", [1, 3, TREE_WALK_MAX_ROWS, TREE_WALK_MAX_ROWS + 1])
-def test_gradient_boosting_walks_its_trees_as_scikit_learn_does(n_rows: int) -> None:
-    """Check the numpy tree walk gives scikit-learn's sums bit for bit, threshold ties included."""
+def test_gradient_boosting_walks_its_trees_as_scikit_learn_does(
+    n_rows: int, max_leaf_nodes: int | None
+) -> None:
+    """Check the numpy tree walk gives scikit-learn's sums bit for bit, threshold ties included.
+
+    With five leaves in trees three deep, some leaves are reached before the last level: the
+    walk must stay on them.
+    """
     # Given gradient boosting fitted on a few features
     rng = np.random.default_rng(1)
     X = rng.normal(size=(300, 5))
-    model = GradientBoostingRegressor(n_estimators=50, max_depth=3, loss="huber")
+    model = GradientBoostingRegressor(
+        n_estimators=50, max_depth=3, max_leaf_nodes=max_leaf_nodes, loss="huber"
+    )
     model.fit(X, X[:, 0] - 2 * X[:, 1] ** 2 + rng.normal(scale=0.1, size=300))
 
     # When rows hold values equal to the trees' own thresholds (float32 rounding decides)
@@ -750,9 +783,30 @@ def test_gradient_boosting_walks_its_trees_as_scikit_learn_does(n_rows: int) -> 
     splits = tree.feature >= 0
     rows = rng.normal(size=(n_rows, 5))
     rows[:, tree.feature[splits][0]] = tree.threshold[splits][0]
+    if max_leaf_nodes is not None:
+        assert min(_reached_depths(model, rows)) < 3, "no row ends above the deepest level"
+    expected = model.predict(rows)
+    with mock.patch.object(model, "predict", wraps=model.predict) as own_predict:
+        got = compile_estimator(model, step_name="model")(rows)
 
-    # Then the compiled form predicts exactly what the model predicts
-    assert np.array_equal(compile_estimator(model, step_name="model")(rows), model.predict(rows))
+    # Then the compiled form predicts exactly what the model predicts, walking the trees
+    # itself for a few rows and leaving more rows to scikit-learn's loop
+    assert np.array_equal(got, expected)
+    assert own_predict.called == (n_rows > TREE_WALK_MAX_ROWS)
+
+
+def _reached_depths(model: GradientBoostingRegressor, rows: Any) -> set[int]:
+    """The depths of the leaves that ``rows`` end on, over all of ``model``'s trees."""
+    reached = set()
+    for stage in model.estimators_[:, 0]:
+        tree = stage.tree_
+        depth = np.zeros(tree.node_count, dtype=int)
+        for node in range(tree.node_count):  # children come after their parent
+            for child in (tree.children_left[node], tree.children_right[node]):
+                if child >= 0:
+                    depth[child] = depth[node] + 1
+        reached |= set(depth[stage.apply(rows.astype(np.float32))].tolist())
+    return reached
 
 
 @pytest.mark.parametrize(
@@ -860,6 +914,10 @@ def test_table_keeps_other_dtypes_for_the_fitted_steps() -> None:
     with pytest.raises(scoring.NotCompiled):
         table.to_matrix(["count", "text"])
     pd.testing.assert_series_equal(table.to_frame()["when"], frame["when"])
+
+
+def test_a_table_without_columns_is_a_frame_of_its_rows() -> None:
+    assert Table({}, n_rows=3).to_frame().index.tolist() == [0, 1, 2]
 
 
 # feature-engine fills a number column with text, which pandas 3 warns will soon raise.
