@@ -63,8 +63,16 @@ RTOL = 1e-9
 INVALID_TEST_ROW = 1132
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture()
 def scorer(fitted_pipeline: Pipeline) -> PipelineScorer:
+    """The sample pipeline compiled anew for each test (a few milliseconds).
+
+    Compiling inside each test that scores, rather than once for a module, is what lets
+    mutation testing (docs/mutation-testing.md) see every one of those tests exercise the
+    compilers: it judges a change to a function by the tests during which that function ran.
+    Tests under ``@given`` call ``compile_pipeline`` themselves, as Hypothesis refuses
+    function-scoped fixtures.
+    """
     return compile_pipeline(fitted_pipeline)
 
 
@@ -165,7 +173,6 @@ def _valid_value(config: Config, train_records: pd.DataFrame, name: str) -> st.S
 @given(data=st.data())
 def test_scorer_matches_pipeline_on_generated_valid_rows(
     fitted_pipeline: Pipeline,
-    scorer: PipelineScorer,
     config: Config,
     test_records: pd.DataFrame,
     train_records: pd.DataFrame,
@@ -194,7 +201,7 @@ def test_scorer_matches_pipeline_on_generated_valid_rows(
     expected = fitted_pipeline.predict(validated.frame)
 
     # Then they agree
-    got = scorer.predict(validated.frame, rows=validated.is_valid)
+    got = compile_pipeline(fitted_pipeline).predict(validated.frame, rows=validated.is_valid)
     np.testing.assert_allclose(got, expected, rtol=RTOL)
 
 
@@ -206,13 +213,13 @@ MAX_BATCH = 20_000
 
 
 @pytest.fixture(scope="module")
-def large_batch(scorer: PipelineScorer, config: Config, test_records: pd.DataFrame) -> Any:
+def large_batch(fitted_pipeline: Pipeline, config: Config, test_records: pd.DataFrame) -> Any:
     """test.csv's valid rows repeated to 20,000, validated, and their prices in one call."""
     validated = _validated(test_records, config)
     valid = validated.frame[validated.is_valid]
     copies = -(-MAX_BATCH // len(valid))
     frame = pd.concat([valid] * copies, ignore_index=True).head(MAX_BATCH)
-    return frame, scorer.predict(frame)
+    return frame, compile_pipeline(fitted_pipeline).predict(frame)
 
 
 @settings(max_examples=12)
@@ -223,7 +230,7 @@ def large_batch(scorer: PipelineScorer, config: Config, test_records: pd.DataFra
     seed=st.integers(0, 2**32 - 1),
 )
 def test_a_row_gets_the_same_price_bit_for_bit_whatever_the_batch(
-    scorer: PipelineScorer,
+    fitted_pipeline: Pipeline,
     large_batch: tuple[pd.DataFrame, Any],
     size: int,
     start: int,
@@ -237,6 +244,7 @@ def test_a_row_gets_the_same_price_bit_for_bit_whatever_the_batch(
     assume(start + size <= MAX_BATCH)
     assume(size / chunk_rows <= 200)  # keep the example cheap: at most 200 chunks
     rows = np.random.default_rng(seed).random(size) < 0.5
+    scorer = compile_pipeline(fitted_pipeline)
 
     # When the slice is scored on its own
     with mock.patch.object(scoring, "CHUNK_ROWS", chunk_rows):
@@ -756,6 +764,35 @@ def test_compiled_estimators_match_their_predict(estimator: Any) -> None:
     assert not own_predict.called
 
 
+def test_compiled_price_band_holds_both_ends_as_the_band_does() -> None:
+    # Given a band around a line fitted on prices from 100 to 300
+    X, y = np.array([[1.0], [2.0], [3.0]]), np.array([100.0, 200.0, 300.0])
+    band = PriceBandRegressor(regressor=LinearRegression(), margin=0.1).fit(X, y)
+
+    # When the compiled band predicts far below, inside and far above the training inputs
+    got = compile_estimator(band, step_name="model")(np.array([[-100.0], [1.5], [100.0]]))
+
+    # Then it holds both ends as the band's own predict does
+    assert got.tolist() == pytest.approx([90.0, 150.0, 330.0])
+
+
+def test_a_pipeline_whose_steps_end_in_a_table_is_scored_by_its_estimator() -> None:
+    """Check the scorer without a step that makes the model matrix: the estimator gets a frame."""
+    # Given a pipeline of an imputer and a linear model, with no scaler between them
+    X, y = _regression_data(4)
+    frame = pd.DataFrame(X, columns=["A", "B", "C", "D"]).assign(A=lambda f: f["A"].where(f["B"] > 0))
+    pipeline = Pipeline(
+        [("impute", MeanMedianImputer(variables=["A"])), ("model", Lasso(alpha=0.01))]
+    ).fit(frame, y)
+
+    # When it is compiled and scores
+    scorer = compile_pipeline(pipeline)
+
+    # Then the imputer runs compiled and the model predicts from the table as a frame
+    assert scorer.fallback_steps == []
+    np.testing.assert_allclose(scorer.predict(frame), pipeline.predict(frame), rtol=RTOL)
+
+
 @pytest.mark.parametrize(
     "max_leaf_nodes",
     [None, 5],
@@ -778,11 +815,12 @@ def test_gradient_boosting_walks_its_trees_as_scikit_learn_does(
     )
     model.fit(X, X[:, 0] - 2 * X[:, 1] ** 2 + rng.normal(scale=0.1, size=300))
 
-    # When rows hold values equal to the trees' own thresholds (float32 rounding decides)
-    tree = model.estimators_[0, 0].tree_
-    splits = tree.feature >= 0
+    # When rows hold a tree's root threshold, which float32 rounds up: scikit-learn compares
+    # float32 features, so these rows go right where a float64 comparison sends them left
+    roots = [(stage.tree_.feature[0], stage.tree_.threshold[0]) for stage in model.estimators_[:, 0]]
+    feature, threshold = next((f, t) for f, t in roots if f >= 0 and np.float32(t) > t)
     rows = rng.normal(size=(n_rows, 5))
-    rows[:, tree.feature[splits][0]] = tree.threshold[splits][0]
+    rows[:, feature] = threshold
     if max_leaf_nodes is not None:
         assert min(_reached_depths(model, rows)) < 3, "no row ends above the deepest level"
     expected = model.predict(rows)
