@@ -691,10 +691,21 @@ def test_math_features_refuses_missing_numbers_as_feature_engine_does() -> None:
     _assert_both_raise(step, frame.assign(A=[1.0, np.nan]))
 
 
-def test_robust_scaler_keeps_missing_numbers() -> None:
+@pytest.mark.parametrize(
+    "options",
+    [{}, {"with_centering": False}, {"with_scaling": False}],
+    ids=["centre-and-scale", "scale-only", "centre-only"],
+)
+def test_robust_scaler_keeps_missing_numbers(options: dict[str, bool]) -> None:
     frame = pd.DataFrame({"A": [1.0, 2.0, 0.0, 8.0], "B": [3, 1, 4, 1]})
-    step = RobustScaler().fit(frame)
+    step = RobustScaler(**options).fit(frame)
     _assert_compiled_matches(step, frame.assign(A=[1.0, 20.0, np.nan, -8.0]))
+
+
+def test_robust_scaler_refuses_infinity_as_scikit_learn_does() -> None:
+    frame = pd.DataFrame({"A": [1.0, 2.0, 0.0, 8.0], "B": [3.0, 1.0, 4.0, 1.0]})
+    step = RobustScaler().fit(frame)
+    _assert_both_raise(step, frame.assign(A=[1.0, np.inf, 0.0, 8.0]))
 
 
 def test_our_transformers_compile_to_their_own_arithmetic(labels_frame: pd.DataFrame) -> None:
@@ -774,6 +785,23 @@ def test_compiled_price_band_holds_both_ends_as_the_band_does() -> None:
 
     # Then it holds both ends as the band's own predict does
     assert got.tolist() == pytest.approx([90.0, 150.0, 330.0])
+
+
+def test_passthrough_and_none_steps_are_skipped_as_the_pipeline_skips_them() -> None:
+    # Given a pipeline with a step that is "passthrough" and one that is None
+    X, y = _regression_data(5)
+    frame = pd.DataFrame(X, columns=["A", "B", "C", "D"])
+    pipeline = Pipeline(
+        [("skip", "passthrough"), ("scale", RobustScaler()), ("gone", None), ("model", Lasso())]
+    ).fit(frame, y)
+
+    # When it is compiled and scores
+    scorer = compile_pipeline(pipeline)
+
+    # Then only the scaler is a step, compiled, and the prices are the pipeline's
+    assert [step.name for step in scorer.steps] == ["scale"]
+    assert scorer.fallback_steps == []
+    np.testing.assert_allclose(scorer.predict(frame), pipeline.predict(frame), rtol=RTOL)
 
 
 def test_a_pipeline_whose_steps_end_in_a_table_is_scored_by_its_estimator() -> None:
