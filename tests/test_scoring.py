@@ -256,6 +256,11 @@ def test_a_row_gets_the_same_price_bit_for_bit_whatever_the_batch(
     assert np.array_equal(selected, prices[start : start + size][rows])
 
 
+def test_weighted_row_sums_of_no_terms_are_zero_for_every_row() -> None:
+    sums = weighted_row_sums(matrix=np.ones((3, 2)), weights=np.array([]), columns=[])
+    assert sums.tolist() == [0.0, 0.0, 0.0]
+
+
 def test_weighted_row_sums_add_left_to_right_however_many_rows() -> None:
     """Check both ways of summing (one call for few rows, a call per column for many)."""
     # Given rows of terms spanning many orders of magnitude, where the order of additions
@@ -821,6 +826,16 @@ def test_a_pipeline_whose_steps_end_in_a_table_is_scored_by_its_estimator() -> N
     np.testing.assert_allclose(scorer.predict(frame), pipeline.predict(frame), rtol=RTOL)
 
 
+# How a row's value may tie with a threshold: scikit-learn compares float32 features with
+# float64 thresholds, so a threshold that float32 holds exactly sends an equal value left
+# (<=), and one that float32 rounds up sends the rounded value right.
+TIES: dict[str, Callable[[float], bool]] = {
+    "exact-tie": lambda threshold: float(np.float32(threshold)) == threshold,
+    "tie-rounded-up": lambda threshold: float(np.float32(threshold)) > threshold,
+}
+
+
+@pytest.mark.parametrize("tie", list(TIES))
 @pytest.mark.parametrize(
     "max_leaf_nodes",
     [None, 5],
@@ -828,7 +843,7 @@ def test_a_pipeline_whose_steps_end_in_a_table_is_scored_by_its_estimator() -> N
 )
 @pytest.mark.parametrize("n_rows", [1, 3, TREE_WALK_MAX_ROWS, TREE_WALK_MAX_ROWS + 1])
 def test_gradient_boosting_walks_its_trees_as_scikit_learn_does(
-    n_rows: int, max_leaf_nodes: int | None
+    n_rows: int, max_leaf_nodes: int | None, tie: str
 ) -> None:
     """Check the numpy tree walk gives scikit-learn's sums bit for bit, threshold ties included.
 
@@ -843,10 +858,9 @@ def test_gradient_boosting_walks_its_trees_as_scikit_learn_does(
     )
     model.fit(X, X[:, 0] - 2 * X[:, 1] ** 2 + rng.normal(scale=0.1, size=300))
 
-    # When rows hold a tree's root threshold, which float32 rounds up: scikit-learn compares
-    # float32 features, so these rows go right where a float64 comparison sends them left
+    # When rows hold a tree's root threshold, of the kind of tie under test
     roots = [(stage.tree_.feature[0], stage.tree_.threshold[0]) for stage in model.estimators_[:, 0]]
-    feature, threshold = next((f, t) for f, t in roots if f >= 0 and np.float32(t) > t)
+    feature, threshold = next((f, t) for f, t in roots if f >= 0 and TIES[tie](float(t)))
     rows = rng.normal(size=(n_rows, 5))
     rows[:, feature] = threshold
     if max_leaf_nodes is not None:
