@@ -813,7 +813,9 @@ def test_a_pipeline_whose_steps_end_in_a_table_is_scored_by_its_estimator() -> N
     """Check the scorer without a step that makes the model matrix: the estimator gets a frame."""
     # Given a pipeline of an imputer and a linear model, with no scaler between them
     X, y = _regression_data(4)
-    frame = pd.DataFrame(X, columns=["A", "B", "C", "D"]).assign(A=lambda f: f["A"].where(f["B"] > 0))
+    frame = pd.DataFrame(X, columns=["A", "B", "C", "D"]).assign(
+        A=lambda f: f["A"].where(f["B"] > 0)
+    )
     pipeline = Pipeline(
         [("impute", MeanMedianImputer(variables=["A"])), ("model", Lasso(alpha=0.01))]
     ).fit(frame, y)
@@ -859,7 +861,9 @@ def test_gradient_boosting_walks_its_trees_as_scikit_learn_does(
     model.fit(X, X[:, 0] - 2 * X[:, 1] ** 2 + rng.normal(scale=0.1, size=300))
 
     # When rows hold a tree's root threshold, of the kind of tie under test
-    roots = [(stage.tree_.feature[0], stage.tree_.threshold[0]) for stage in model.estimators_[:, 0]]
+    roots = [
+        (stage.tree_.feature[0], stage.tree_.threshold[0]) for stage in model.estimators_[:, 0]
+    ]
     feature, threshold = next((f, t) for f, t in roots if f >= 0 and TIES[tie](float(t)))
     rows = rng.normal(size=(n_rows, 5))
     rows[:, feature] = threshold
