@@ -696,6 +696,53 @@ def test_math_features_refuses_missing_numbers_as_feature_engine_does() -> None:
     _assert_both_raise(step, frame.assign(A=[1.0, np.nan]))
 
 
+def _numbers() -> pd.DataFrame:
+    return pd.DataFrame({"A": [1.0, 2.5, 3.0], "B": [4.0, 5.0, 6.0]})
+
+
+def _streets(streets: list[Any]) -> pd.DataFrame:
+    return pd.DataFrame({"Street": pd.Series(streets, dtype=object), "Area": 1.0})
+
+
+def _wrapped_imputer(**options: Any) -> SklearnTransformerWrapper:
+    return SklearnTransformerWrapper(SimpleImputer(**options), variables=["Street"])
+
+
+@pytest.mark.parametrize(
+    ("step", "X"),
+    [
+        (MathFeatures(variables=["A", "B"], func="sum"), _numbers()),
+        (MathFeatures(variables=["A", "B"], func=["prod", "sum"]), _numbers()),
+        (
+            MathFeatures(variables=["A", "B"], func="prod", missing_values="ignore"),
+            _numbers().assign(A=[1.0, np.nan, 3.0]),
+        ),
+        (
+            _wrapped_imputer(strategy="most_frequent", missing_values="?"),
+            _streets(["Pave", "?", "Grvl", "Pave", "Grvl"]),
+        ),
+        (
+            _wrapped_imputer(strategy="constant", fill_value=0),
+            _streets(["Pave", "?", np.nan, "Pave", "Grvl"]),
+        ),
+    ],
+    ids=["sum", "two-functions", "missing-ignored", "other-missing-marker", "number-fill"],
+)
+def test_step_options_without_a_compiled_form_run_their_own_transform(
+    step: Any, X: pd.DataFrame
+) -> None:
+    # Given a step of a compiled class with options its compiled form does not implement
+    step.fit(X)
+
+    # When it is compiled and transforms
+    compiled = scoring._compile_transformer(step, "step")
+    output = _frame_of(CompiledStep("step", step, compiled)(Table.from_frame(X)))
+
+    # Then it has no compiled form, and its output is its own transform's
+    assert compiled is None
+    pd.testing.assert_frame_equal(output, step.transform(X), check_dtype=False)
+
+
 @pytest.mark.parametrize(
     "options",
     [{}, {"with_centering": False}, {"with_scaling": False}],
