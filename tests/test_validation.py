@@ -56,6 +56,34 @@ class TestToFrame:
     def test_frame_index_is_replaced_by_position(self) -> None:
         frame = to_frame(pd.DataFrame({"LotArea": [1, 2]}, index=["b", "a"]))
         assert list(frame.index) == [0, 1]
+        assert list(frame.columns) == ["LotArea"]  # the old index is dropped, not kept
+
+    def test_columns_of_different_lengths_raise(self) -> None:
+        with pytest.raises(
+            ValueError, match=r"^column lists in input_data differ in length: \[1, 2\]$"
+        ):
+            to_frame({"LotArea": [1, 2], "Street": ["Pave"]})
+
+    def test_scalars_mixed_with_columns_raise(self) -> None:
+        message = (
+            r"^input_data mixes scalar values and lists: pass one record \(all scalars\) or a "
+            r"dict of column lists \(all lists\)\.$"
+        )
+        with pytest.raises(ValueError, match=message):
+            to_frame({"LotArea": [1, 2], "Street": "Pave"})
+
+    @pytest.mark.parametrize(
+        ("input_data", "type_name"), [("LotArea=1", "str"), (b"LotArea=1", "bytes"), (42, "int")]
+    )
+    def test_input_that_is_no_table_raises_type_error_naming_its_type(
+        self, input_data: object, type_name: str
+    ) -> None:
+        message = (
+            r"^input_data must be a pandas DataFrame, a record dict, a dict of column lists or "
+            rf"a list of record dicts, not {type_name}\.$"
+        )
+        with pytest.raises(TypeError, match=message):
+            to_frame(input_data)
 
     def test_repeated_model_column_raises(self, schema: InputSchema) -> None:
         frame = pd.DataFrame([[1, 2]], columns=["LotArea", "LotArea"])
@@ -80,8 +108,30 @@ class TestToFrame:
     def test_series_with_different_index_labels_raise(self) -> None:
         """Non-regression test for #10: Series are never combined by position."""
         columns = {"LotArea": pd.Series([1, 2], index=[7, 9]), "Street": pd.Series(["a", "b"])}
-        with pytest.raises(ValueError, match="different index labels"):
+        message = (
+            r"^the Series in input_data hold different index labels \('Street' differs from the "
+            r"first Series\): give them the same index, or pass lists\.$"
+        )
+        with pytest.raises(ValueError, match=message):
             to_frame(columns)
+
+    def test_series_sharing_an_index_with_repeated_labels_keep_their_rows(self) -> None:
+        # Given two columns of the same houses, under one index that repeats a label
+        index = pd.Index([7, 7, 9])
+        columns = {
+            "LotArea": pd.Series([100, 200, 300], index=index),
+            "Street": pd.Series(["Pave", "Grvl", "Pave"], index=index),
+        }
+
+        # When they become a frame
+        frame = to_frame(columns)
+
+        # Then the rows are taken as they stand: the shared index leaves nothing to align
+        assert frame.to_dict(orient="records") == [
+            {"LotArea": 100, "Street": "Pave"},
+            {"LotArea": 200, "Street": "Grvl"},
+            {"LotArea": 300, "Street": "Pave"},
+        ]
 
     def test_series_in_different_orders_are_aligned_by_index(self) -> None:
         """Non-regression test for #10: a dict of Series mixed houses by position."""
@@ -114,7 +164,8 @@ class TestToFrame:
         assert len(frame) == (1 if isinstance(records, dict) else len(records))
 
     def test_sequence_of_non_records_raises_type_error(self) -> None:
-        with pytest.raises(TypeError, match="one mapping"):
+        message = r"^input_data as a sequence must hold one mapping \(record\) per row\.$"
+        with pytest.raises(TypeError, match=message):
             to_frame([{"LotArea": 1}, "LotArea=2"])
 
 

@@ -16,8 +16,15 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from regression_model.config.core import Config, InputSchema
-from regression_model.processing.validation import SMALL_COLUMN, to_frame, validate_records
+from regression_model.processing.validation import (
+    SMALL_COLUMN,
+    _simple_record_to_frame,
+    to_frame,
+    validate_records,
+)
 from regression_model.results import PredictionResult
+
+INT64 = np.iinfo(np.int64)
 
 
 @pytest.fixture(scope="module")
@@ -41,6 +48,24 @@ def test_one_record_frame_equals_pandas_own(record: dict[str, Any]) -> None:
     # A list is a column, not a record value: to_frame rejects the mix
     assume(not any(isinstance(value, list) for value in record.values()))
     pd.testing.assert_frame_equal(to_frame(record), pd.DataFrame([record]))
+
+
+@pytest.mark.parametrize(
+    "value",
+    [INT64.min, INT64.max, INT64.min - 1, INT64.max + 1],
+    ids=["lowest-int64", "highest-int64", "below-int64", "above-int64"],
+)
+def test_one_record_of_ints_at_and_past_int64_equals_pandas_own(value: int) -> None:
+    record = {"LotArea": value, "Street": "Pave"}
+    pd.testing.assert_frame_equal(to_frame(record), pd.DataFrame([record]))
+
+
+def test_one_record_of_floats_ints_and_text_takes_the_block_built_route() -> None:
+    """Check that the shortcut is taken at all: otherwise the equalities above prove nothing."""
+    record = {"LotArea": 8450, "LotFrontage": 65.0, "Street": "Pave", "Alley": "Grvl"}
+    frame = _simple_record_to_frame(record)
+    assert frame is not None
+    pd.testing.assert_frame_equal(frame, pd.DataFrame([record]))
 
 
 def test_one_record_of_a_house_keeps_pandas_dtypes(test_records: pd.DataFrame) -> None:
