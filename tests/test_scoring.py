@@ -618,6 +618,13 @@ def test_rare_label_encoder_groups_rare_and_unseen_labels(labels_frame: pd.DataF
     _assert_compiled_matches(step, _with_unseen(frame))
 
 
+def test_rare_label_encoder_groups_numbers_as_labels_when_told_to() -> None:
+    """Check numeric codes read as labels, as feature-engine's ignore_format does."""
+    codes = pd.DataFrame({"Code": [20.0, 60.0, 20.0, 20.0, 60.0, 90.0] * 3})
+    step = RareLabelEncoder(tol=0.2, n_categories=1, variables=["Code"], ignore_format=True)
+    _assert_compiled_matches(step.fit(codes), codes.assign(Code=[20.0, 90.0, 75.0] * 6))
+
+
 def test_rare_label_encoder_keeps_missing_when_told_to(labels_frame: pd.DataFrame) -> None:
     # NaN only: feature-engine's isin([nan]) misses None and groups it as rare, while the
     # scorer treats every missing value alike; validated frames only ever hold NaN.
@@ -708,6 +715,23 @@ def _wrapped_imputer(**options: Any) -> SklearnTransformerWrapper:
     return SklearnTransformerWrapper(SimpleImputer(**options), variables=["Street"])
 
 
+def _wrapped_one_hot(**options: Any) -> SklearnTransformerWrapper:
+    encoder = OneHotEncoder(**{"handle_unknown": "ignore", "sparse_output": False, **options})
+    return SklearnTransformerWrapper(encoder, variables=["Street"])
+
+
+# OneHotEncoder options the compiled form leaves to the encoder, even where (as here, with no
+# rare category) they happen to change nothing. feature-engine's wrapper refuses sparse output.
+ONE_HOT_OPTIONS_NOT_COMPILED: dict[str, dict[str, Any]] = {
+    "unknown-label-error": {"handle_unknown": "error"},
+    "unknown-label-infrequent": {"handle_unknown": "infrequent_if_exist"},
+    "integer-dummies": {"dtype": np.int64},
+    "min-frequency": {"min_frequency": 1},
+    "max-categories": {"max_categories": 10},
+    "drop-first": {"drop": "first"},
+}
+
+
 @pytest.mark.parametrize(
     ("step", "X"),
     [
@@ -725,8 +749,19 @@ def _wrapped_imputer(**options: Any) -> SklearnTransformerWrapper:
             _wrapped_imputer(strategy="constant", fill_value=0),
             _streets(["Pave", "?", np.nan, "Pave", "Grvl"]),
         ),
+        *[
+            (_wrapped_one_hot(**options), _streets(["Pave", "Grvl", "Pave", "Grvl"]))
+            for options in ONE_HOT_OPTIONS_NOT_COMPILED.values()
+        ],
     ],
-    ids=["sum", "two-functions", "missing-ignored", "other-missing-marker", "number-fill"],
+    ids=[
+        "sum",
+        "two-functions",
+        "missing-ignored",
+        "other-missing-marker",
+        "number-fill",
+        *ONE_HOT_OPTIONS_NOT_COMPILED,
+    ],
 )
 def test_step_options_without_a_compiled_form_run_their_own_transform(
     step: Any, X: pd.DataFrame
