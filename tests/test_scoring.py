@@ -1031,20 +1031,22 @@ def test_labels_factorize_alike_however_long_the_column(length: int) -> None:
     assert (labels.codes == -1).tolist() == pd.isna(values).tolist()
 
 
+@pytest.mark.parametrize("chunk_rows", [50, 100])
 def test_batches_are_scored_in_chunks_with_rows_selected_per_chunk(
     fitted_pipeline: Pipeline,
     scorer: PipelineScorer,
     config: Config,
     test_records: pd.DataFrame,
     monkeypatch: pytest.MonkeyPatch,
+    chunk_rows: int,
 ) -> None:
-    # Given 300 validated houses, a whole chunk of which is left out
+    # Given 300 validated houses, 50 of which (a whole chunk, or half of one) are left out
     validated = _validated(test_records.head(300), config)
     rows = validated.is_valid.copy()
     rows[50:100] = False
-    monkeypatch.setattr(scoring, "CHUNK_ROWS", 50)
+    monkeypatch.setattr(scoring, "CHUNK_ROWS", chunk_rows)
 
-    # When they are scored 50 rows at a time
+    # When they are scored a chunk of rows at a time
     got = scorer.predict(validated.frame, rows=rows)
 
     # Then the prices are those of the selected rows, in order
