@@ -26,7 +26,7 @@ def schema(config: Config) -> InputSchema:
 
 
 class TestToFrame:
-    """to_frame turns each supported input shape into a frame indexed by row position."""
+    """to_frame turns each supported input shape into a frame of its rows, in input order."""
 
     def test_single_record_becomes_one_row(self) -> None:
         frame = to_frame({"LotArea": 8450, "Neighborhood": "NAmes"})
@@ -53,9 +53,18 @@ class TestToFrame:
         assert frame["Street"].tolist() == ["Pave", "Grvl"]
         assert list(frame.index) == [0, 1]
 
-    def test_frame_index_is_replaced_by_position(self) -> None:
-        frame = to_frame(pd.DataFrame({"LotArea": [1, 2]}, index=["b", "a"]))
-        assert list(frame.index) == [0, 1]
+    def test_frame_index_is_never_read(self, schema: InputSchema) -> None:
+        # Given a frame indexed by labels, its second row with a bad value
+        records = pd.DataFrame({"LotArea": [8450, -1]}, index=["b", "a"])
+
+        # When it is validated
+        validated = validate_records(records=to_frame(records), schema=schema)
+
+        # Then rows are counted by position, and the frame is indexed the same way
+        assert list(validated.frame.index) == [0, 1]
+        assert [(e.row, e.kind) for e in validated.errors if e.column == "LotArea"] == [
+            (1, ErrorKind.OUT_OF_RANGE)
+        ]
 
     def test_repeated_model_column_raises(self, schema: InputSchema) -> None:
         frame = pd.DataFrame([[1, 2]], columns=["LotArea", "LotArea"])
