@@ -30,8 +30,8 @@ class TestToFrame:
 
     def test_single_record_becomes_one_row(self) -> None:
         frame = to_frame({"LotArea": 8450, "Neighborhood": "NAmes"})
-        expected = pd.DataFrame({"LotArea": [8450], "Neighborhood": ["NAmes"]})
-        pd.testing.assert_frame_equal(frame, expected)
+        expected = pd.DataFrame({"LotArea": [8450], "Neighborhood": ["NAmes"]}, dtype=object)
+        pd.testing.assert_frame_equal(frame, expected.astype({"LotArea": np.int64}))
 
     @pytest.mark.parametrize(
         "columns",
