@@ -716,24 +716,25 @@ def _number_warnings(
                 warnings.append(_warning(row, rule.column, WarningKind.CONTRADICTION, message))
         if domain is None:
             return warnings
-        # Every column's range at once: a web request's house costs two comparisons, not two
-        # per column.
-        ranged = list(domain.numeric)
-        values = numbers[:, [position[name] for name in ranged]]
-        valid_rows = is_valid[:, np.newaxis]
+        # Every column's range at once, then the rows of the few columns beyond it: a
+        # two-dimensional nonzero would cost more than all the comparisons.
+        lower, upper = np.full(len(names), -np.inf), np.full(len(names), np.inf)
+        for name, allowed in domain.numeric.items():
+            lower[position[name]], upper[position[name]] = allowed.minimum, allowed.maximum
         for side, limits, is_beyond in (
-            ("below", [domain.numeric[name].minimum for name in ranged], np.less),
-            ("above", [domain.numeric[name].maximum for name in ranged], np.greater),
+            ("below", lower, numbers < lower),
+            ("above", upper, numbers > upper),
         ):
-            rows, columns = np.nonzero(is_beyond(values, limits) & valid_rows)
-            for row, column in zip(rows.tolist(), columns.tolist()):
-                message = (
-                    f"{ranged[column]} {values[row, column]:g} is {side} the training range "
-                    f"(priced as {limits[column]:g})"
-                )
-                warnings.append(
-                    _warning(row, ranged[column], WarningKind.OUTSIDE_TRAINING_RANGE, message)
-                )
+            for column in np.flatnonzero(is_beyond.any(axis=0)).tolist():
+                values, name = numbers[:, column], names[column]
+                for row in np.flatnonzero(is_beyond[:, column] & is_valid).tolist():
+                    message = (
+                        f"{name} {values[row]:g} is {side} the training range "
+                        f"(priced as {limits[column]:g})"
+                    )
+                    warnings.append(
+                        _warning(row, name, WarningKind.OUTSIDE_TRAINING_RANGE, message)
+                    )
     return warnings
 
 
