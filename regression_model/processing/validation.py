@@ -14,7 +14,7 @@ import functools
 import math
 import numbers
 import sys
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,7 +23,7 @@ import numpy.typing as npt
 import pandas as pd
 import pyarrow as pa
 
-from regression_model.array_types import BoolArray, FloatArray
+from regression_model.array_types import BoolArray, CodeArray, FloatArray
 from regression_model.config.core import InputSchema
 from regression_model.processing.domain import TrainingDomain
 from regression_model.results import ErrorKind, RowError, RowWarning, WarningKind
@@ -41,15 +41,17 @@ PRIVATE_NAMES: dict[str, str] = {
 # number field should not come back whole in every error.
 SHOWN_VALUE_LENGTH = 40
 
-# Columns up to this length are read value by value in Python: for a web request's one house,
-# a dict is several times cheaper than pandas.factorize's fixed cost, and gives the same codes.
+# Columns up to this length are read value by value in Python (here and by the scorer): for a
+# web request's one house, a dict is several times cheaper than pandas.factorize's fixed cost,
+# and gives the same codes.
 SMALL_COLUMN = 16
 
-CodeArray = npt.NDArray[np.intp]
 # (column, kind, the rows it applies to)
 _Problem = tuple[str, ErrorKind, BoolArray]
 # (column position, kind, the rows it applies to)
 _Found = tuple[int, ErrorKind, BoolArray]
+# (column position, the rows it applies to, kind, message)
+_Note = tuple[int, BoolArray, WarningKind, str]
 
 
 @dataclass(frozen=True)
@@ -271,21 +273,22 @@ def validate_records(
         return [
             (names[position], kind, mask)
             for position, kind, mask in found
-            if _counts(kind, names[position], required) and names[position] not in missing_columns
+            # A missing value is an error only in a column that must have one.
+            if (kind is not ErrorKind.MISSING_VALUE or names[position] in required)
+            and names[position] not in missing_columns
         ]
 
     numeric_names = schema.numeric_columns
     numbers, found = read_numbers(columns_of(numeric_names), n_rows=n_rows)
     problems = keep(numeric_names, found)
     problems.extend(check_number_rules(numbers, schema))
-    labels = read_labels(
+    text, found, notes = read_labels(
         columns_of(schema.categorical),
         names=schema.categorical,
         known=None if domain is None else domain.labels,
         n_rows=n_rows,
     )
-    text = labels.labels
-    problems.extend(keep(schema.categorical, labels.problems))
+    problems.extend(keep(schema.categorical, found))
     problems.extend(
         (name, ErrorKind.MISSING_COLUMN, np.ones(n_rows, dtype=bool))
         for name in schema.features
@@ -314,7 +317,7 @@ def validate_records(
 
     warnings = [
         _warning(row, schema.categorical[position], kind, message)
-        for position, mask, kind, message in labels.notes
+        for position, mask, kind, message in notes
         for row in np.flatnonzero(mask & is_valid).tolist()
     ]
     warnings.extend(_number_warnings(numbers, is_valid, schema, domain))
@@ -326,11 +329,6 @@ def validate_records(
     warnings.sort(key=by_row_then_column)
     frame = _frame_from_blocks(numbers, text, schema.features)
     return ValidatedRecords(frame=frame, errors=errors, is_valid=is_valid, warnings=warnings)
-
-
-def _counts(kind: ErrorKind, name: str, required: set[str]) -> bool:
-    """A missing value is an error only in a column that must have one."""
-    return kind is not ErrorKind.MISSING_VALUE or name in required
 
 
 def _check_model_columns_are_unique(columns: pd.Index, schema: InputSchema) -> None:
@@ -381,12 +379,13 @@ def _bools_apart(values: ObjectArray) -> ObjectArray:
     return apart
 
 
-@dataclass(frozen=True)
-class _Distinct:
-    """Some columns as codes into their distinct values.
+def _distinct(
+    columns: Sequence[Any], n_rows: int
+) -> tuple[CodeArray, list[Any], list[Sequence[int]]]:
+    """The distinct values of some columns, and where each row's value is among them.
 
-    Attributes
-    ----------
+    Returns
+    -------
     codes : ndarray of intp, shape (n_columns, n_rows)
         For each column and row, the position of its value in ``values``; -1 where the
         value is missing.
@@ -395,14 +394,6 @@ class _Distinct:
     by_column : list of sequence of int
         The codes each column holds, -1 aside.
     """
-
-    codes: CodeArray
-    values: list[Any]
-    by_column: list[Sequence[int]]
-
-
-def _distinct(columns: Sequence[Any], n_rows: int) -> _Distinct:
-    """The distinct values of some columns, and where each row's value is among them."""
     columns = [_as_value_array(column) for column in columns]
     if n_rows <= SMALL_COLUMN:
         # A few rows (a web request's house): one pass in Python over every column's
@@ -414,7 +405,7 @@ def _distinct(columns: Sequence[Any], n_rows: int) -> _Distinct:
             sorted(set(listed[position * n_rows : (position + 1) * n_rows]) - {-1})
             for position in range(len(columns))
         ]
-        return _Distinct(codes.reshape(len(columns), n_rows), distinct, by_column)
+        return codes.reshape(len(columns), n_rows), distinct, by_column
     all_codes = np.empty((len(columns), n_rows), dtype=np.intp)
     distinct = []
     by_column = []
@@ -423,7 +414,7 @@ def _distinct(columns: Sequence[Any], n_rows: int) -> _Distinct:
         all_codes[position] = np.where(codes < 0, -1, codes + len(distinct))
         by_column.append(range(len(distinct), len(distinct) + len(found)))
         distinct.extend(found)
-    return _Distinct(all_codes, distinct, by_column)
+    return all_codes, distinct, by_column
 
 
 def _as_value_array(raw: Any) -> Any:
@@ -463,7 +454,7 @@ def _distinct_in_python(values: list[Any]) -> tuple[CodeArray, list[Any]]:
     codes: list[int] = []
     uniques: list[Any] = []
     for value in values:
-        if _is_missing(value):
+        if is_missing(value):
             codes.append(-1)
             continue
         if isinstance(value, (bool, np.bool_)):
@@ -478,16 +469,14 @@ def _distinct_in_python(values: list[Any]) -> tuple[CodeArray, list[Any]]:
     return np.array(codes, dtype=np.intp), uniques
 
 
-def _is_missing(value: object) -> bool:
+def is_missing(value: object) -> bool:
     """None, NaN, pd.NA, NaT: what pandas.factorize treats as missing."""
     if isinstance(value, str):
         return False
     if isinstance(value, float):
         return math.isnan(value)
-    try:
-        return value is None or bool(pd.isna(value))  # type: ignore[call-overload]
-    except (TypeError, ValueError):
-        return False  # a list or array in a cell is a value, not a missing one
+    scalar: Any = value  # a list in a cell gives an array, which is not True: a value
+    return value is None or pd.isna(scalar) is True
 
 
 def _problems_by_column(verdicts: Sequence[ErrorKind | None], codes: CodeArray) -> list[_Found]:
@@ -537,8 +526,8 @@ def read_numbers(columns: Sequence[Any], *, n_rows: int) -> tuple[FloatArray, li
             numbers[:, position] = as_numbers
     problems: list[_Found] = []
     if as_text:
-        found = _distinct([columns[position] for position in as_text], n_rows)
-        codes, read = found.codes, [_read_number(value) for value in found.values]
+        codes, distinct, _ = _distinct([columns[position] for position in as_text], n_rows)
+        read = [_read_number(value) for value in distinct]
         numbers[:, as_text] = np.array([number for number, _ in read] + [np.nan])[codes].T
         problems = [
             (as_text[position], kind, mask)
@@ -574,12 +563,22 @@ def _read_number(value: object) -> tuple[float, ErrorKind | None]:
     return float(value), None
 
 
-@dataclass(frozen=True)
-class ReadLabels:
-    """Text columns read as labels.
+def read_labels(
+    columns: Sequence[Any],
+    *,
+    names: Sequence[str],
+    known: Mapping[str, Sequence[str]] | None,
+    n_rows: int,
+) -> tuple[ObjectArray, list[_Found], list[_Note]]:
+    """Read columns as text labels, whatever their dtypes.
 
-    Attributes
-    ----------
+    Text is stripped of surrounding whitespace; a whole number (``MSSubClass`` codes) becomes
+    its digits; anything else is the wrong type. Given the ``known`` labels of a column, a
+    label that matches one of them but for case, or a number written with decimals
+    (``"20.0"``), becomes that label, with a note; a label matching none gets a note too.
+
+    Returns
+    -------
     labels : ndarray of object, shape (n_rows, n_columns), Fortran-ordered
         Each cell's label, NaN where missing or unreadable.
     problems : list of (column position, ErrorKind, mask)
@@ -587,60 +586,35 @@ class ReadLabels:
     notes : list of (column position, mask, WarningKind, message)
         Labels read as a known label they differ from, and labels never seen in training.
     """
-
-    labels: ObjectArray
-    problems: list[_Found]
-    notes: list[tuple[int, BoolArray, WarningKind, str]]
-
-
-def read_labels(
-    columns: Sequence[Any],
-    *,
-    names: Sequence[str],
-    known: Mapping[str, Sequence[str]] | None,
-    n_rows: int,
-) -> ReadLabels:
-    """Read columns as text labels, whatever their dtypes.
-
-    Text is stripped of surrounding whitespace; a whole number (``MSSubClass`` codes) becomes
-    its digits; anything else is the wrong type. Given the ``known`` labels of a column, a
-    label that matches one of them but for case, or a number written with decimals
-    (``"20.0"``), becomes that label, with a note; a label matching none gets a note too.
-    """
-    found = _distinct(columns, n_rows)
-    codes, distinct = found.codes, found.values
+    codes, distinct, by_column = _distinct(columns, n_rows)
     read = [_read_label(value) for value in distinct]
     # A blank or unreadable label is missing: NaN, as pandas and the pipeline's imputers mean it.
     by_code = np.empty(len(read) + 1, dtype=object)
     by_code[:] = [np.nan if label is None else label for label, _ in read] + [np.nan]
     labels = by_code[codes]  # a row per column, for now
-    notes: list[tuple[int, BoolArray, WarningKind, str]] = []
-    known = known or {}
-    for position, code in _pairs(found.by_column) if known else ():
-        label, column_known = read[code][0], known.get(names[position])
-        if label is None or column_known is None:
+    notes: list[_Note] = []
+    for position, codes_in in enumerate(by_column):
+        column_known = None if known is None else known.get(names[position])
+        if column_known is None:
             continue
         matcher = _label_matcher(tuple(column_known))
-        match = matcher.get(label) or matcher.get(label.casefold())
-        value = distinct[code]
-        # A number (MSSubClass 20) is its label; text must be spelled as the known label.
-        written = value if isinstance(value, str) else label
-        if match == written:
-            continue  # the common case: a known label, as written
-        rows = codes[position] == code
-        if match is None:
-            message = f"{names[position]} {_shown(value)} was never seen in training"
-            notes.append((position, rows, WarningKind.UNSEEN_LABEL, message))
-            continue
-        message = f"{names[position]} {_shown(value)} was read as {match!r}"
-        notes.append((position, rows, WarningKind.LABEL_NORMALISED, message))
-        labels[position, rows] = match
-    problems = _problems_by_column([verdict for _, verdict in read], codes)
-    return ReadLabels(labels=labels.T, problems=problems, notes=notes)
-
-
-def _pairs(by_column: list[Sequence[int]]) -> Iterator[tuple[int, int]]:
-    return ((position, code) for position, codes in enumerate(by_column) for code in codes)
+        for code in codes_in:
+            label, value = read[code][0], distinct[code]
+            if label is None:
+                continue
+            match = matcher.get(label) or matcher.get(label.casefold())
+            # A number (MSSubClass 20) is its label; text must be spelled as the known label.
+            if match == (value if isinstance(value, str) else label):
+                continue  # the common case: a known label, as written
+            rows = codes[position] == code
+            if match is None:
+                message = f"{names[position]} {_shown(value)} was never seen in training"
+                notes.append((position, rows, WarningKind.UNSEEN_LABEL, message))
+                continue
+            message = f"{names[position]} {_shown(value)} was read as {match!r}"
+            notes.append((position, rows, WarningKind.LABEL_NORMALISED, message))
+            labels[position, rows] = match
+    return labels.T, _problems_by_column([verdict for _, verdict in read], codes), notes
 
 
 @functools.lru_cache(maxsize=128)
