@@ -231,6 +231,18 @@ class Table:
         """The named numeric columns as a new rows-by-columns matrix (Fortran-ordered)."""
         return self.block(names).T
 
+    def take(self, positions: CodeArray) -> Table:
+        """A new table of the rows at ``positions``, in that order."""
+        columns: dict[str, Column] = {
+            name: (
+                Labels(column.codes[positions], column.values)
+                if isinstance(column, Labels)
+                else column[positions]
+            )
+            for name, column in self.columns.items()
+        }
+        return Table(columns, len(positions))
+
     def replace(self, updates: Mapping[str, Column]) -> Table:
         """A new table: existing names keep their position, new names are appended."""
         columns = dict(self.columns)
@@ -961,12 +973,13 @@ class PipelineScorer:
         for start in range(0, n_rows, CHUNK_ROWS):
             stop = min(start + CHUNK_ROWS, n_rows)
             chunk = arrays if stop - start == n_rows else [a[start:stop] for a in arrays]
+            table = Table.from_arrays(names, chunk, stop - start)
             selected = None if rows is None else rows[start:stop]
             if selected is not None and not selected.all():
-                chunk = [array[selected] for array in chunk]
-            n_chunk_rows = stop - start if selected is None else int(selected.sum())
-            if n_chunk_rows:
-                prices.append(self._predict_table(Table.from_arrays(names, chunk, n_chunk_rows)))
+                # Selected after factorizing: copying codes is cheaper than copying objects.
+                table = table.take(np.flatnonzero(selected))
+            if table.n_rows:
+                prices.append(self._predict_table(table))
         return np.concatenate(prices) if prices else np.empty(0)
 
     def _predict_table(self, table: Table) -> FloatArray:
