@@ -67,6 +67,9 @@ label_values = st.one_of(
     st.text(max_size=3),
     st.none(),
     st.just(np.nan),
+    # A bool among the whole numbers it equals (True == 1) must stay the wrong type
+    st.booleans(),
+    st.integers(0, 2),
 )
 code_values = st.one_of(
     st.sampled_from([20.0, 60.0, 20.5, np.inf, -np.inf, np.nan, 1e20, -0.0]),
