@@ -2,10 +2,10 @@
 warning for each doubtful one.
 
 This is the only code that renames, casts or rejects input columns. Each kind of rule has one
-implementation, whatever the column's dtype: a column is first read as plain values (numbers,
-or labels), then the rules run over all columns at once. Values are read once per distinct
-value, not once per row, so one bad row costs no more than its own errors, and a good row in
-the same batch is never held back.
+implementation, whatever the column's dtype: the numeric columns are read as one block of
+numbers and the text columns as one block of labels, then the rules run over each block at
+once. Values are read once per distinct value, not once per row, so one bad row costs no
+more than its own errors, and a good row in the same batch is never held back.
 """
 
 from __future__ import annotations
