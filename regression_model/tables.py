@@ -285,4 +285,7 @@ def read_ahead(
             yield item
     finally:
         has_stopped.set()
-        reader.join()
+        # An abandoned generator is finalized by the garbage collector, in whichever thread
+        # runs it: maybe the reader itself, which cannot wait for itself to end.
+        if threading.current_thread() is not reader:
+            reader.join()
