@@ -243,7 +243,7 @@ class _End:
 
 def read_ahead(
     chunks: Generator[Chunk, None, None], *, depth: int = READ_AHEAD_CHUNKS
-) -> Iterator[Chunk]:
+) -> Generator[Chunk, None, None]:
     """The items of ``chunks``, produced by a background thread up to ``depth`` ahead.
 
     Reading the next chunk (Arrow parses and decompresses without the GIL) then overlaps

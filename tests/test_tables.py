@@ -18,7 +18,7 @@ def test_items_arrive_in_order_and_a_reader_failure_is_raised_where_it_happened(
         raise OSError("disk gone")
 
     # When its items are read ahead
-    consumed = read_ahead(source())  # type: ignore[arg-type]
+    consumed = read_ahead(source())
 
     # Then the consumer gets both items, then the reader's error
     assert [next(consumed), next(consumed)] == [1, 2]
@@ -37,7 +37,7 @@ def test_stopping_early_closes_the_source() -> None:
             closed.append(True)
 
     # When the consumer takes one item and stops
-    consumed = read_ahead(source())  # type: ignore[arg-type]
+    consumed = read_ahead(source())
     next(consumed)
     consumed.close()
 
@@ -62,7 +62,7 @@ def test_a_consumer_finalized_in_the_reader_thread_stops_without_error() -> None
         tried.set()
         yield 2
 
-    consumer.append(read_ahead(source()))  # type: ignore[arg-type]
+    consumer.append(read_ahead(source()))
 
     # When the consumer takes the first item and the reader closes it
     assert next(consumer[0]) == 1
