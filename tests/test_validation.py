@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -392,6 +393,29 @@ def test_column_of_a_wrong_dtype_is_one_error_per_present_cell(
     assert kinds[0] == (0, ErrorKind.WRONG_TYPE)
     assert kinds[1] == (1, ErrorKind.WRONG_TYPE if values[1] else ErrorKind.MISSING_VALUE)
     assert len(kinds) == 2
+
+
+@pytest.mark.parametrize("n_rows", [2, 40], ids=["few-rows", "many-rows"])
+@pytest.mark.parametrize(
+    "arrow_type",
+    [pa.list_(pa.int64()), pa.struct([("area", pa.int64())])],
+    ids=["list", "struct"],
+)
+def test_arrow_values_that_cannot_be_hashed_are_each_the_wrong_type(
+    test_records: pd.DataFrame, schema: InputSchema, arrow_type: pa.DataType, n_rows: int
+) -> None:
+    # Given houses whose street and lot area are Arrow lists or structs
+    records = test_records.head(n_rows).reset_index(drop=True)
+    value: Any = [1] if pa.types.is_list(arrow_type) else {"area": 1}
+    for column in ("Street", "LotArea"):
+        records[column] = pd.Series([value] * n_rows, dtype=pd.ArrowDtype(arrow_type))
+
+    # When they are validated
+    validated = validate_records(records=records, schema=schema)
+
+    # Then every cell of both columns is a wrong-type error, and no row is valid
+    wrong = [(e.row, e.column) for e in validated.errors if e.kind is ErrorKind.WRONG_TYPE]
+    assert len(wrong) == 2 * n_rows and not validated.is_valid.any()
 
 
 @pytest.mark.parametrize("n_rows", [2, 40], ids=["few-rows", "many-rows"])

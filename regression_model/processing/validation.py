@@ -443,7 +443,7 @@ def _factorize(column: Any) -> tuple[CodeArray, list[Any]]:
     array (Arrow text, categorical) factorizes itself, far faster than hashing objects."""
     try:
         codes, uniques = pd.factorize(_bools_apart(column) if column.dtype == object else column)
-    except TypeError:  # an unhashable value (a list in a cell): read value by value
+    except (TypeError, NotImplementedError):  # lists in cells, Arrow lists: value by value
         return _distinct_in_python(column.tolist())
     return codes.astype(np.intp, copy=False), [_scalar(value) for value in uniques]
 
