@@ -9,7 +9,7 @@ trains that tree's model there, then runs ``bench_predict.py single_row`` and ``
 the two trees in turn, round after round, each measurement in a fresh interpreter of the
 same Python. Numeric libraries get one thread each, so that neither tree's figures depend
 on how many cores happen to be free. It prints each tree's median over the rounds and this
-tree's figure as a percentage of ``REF``'s.
+tree's speed as a percentage of ``REF``'s (below 100%: slower).
 """
 
 from __future__ import annotations
@@ -45,8 +45,8 @@ def measure(tree: Path, name: str) -> dict[str, float]:
         _run(tree, "benchmarks/bench_predict.py", name).strip().splitlines()[-1]
     )
     if name == "batch":
-        return {"batch rows/s": result["rows_per_s"]}
-    return {f"single row p50 ms ({shape})": result[shape]["p50_ms"] for shape in result}
+        return {"batch, rows/s": result["rows_per_s"]}
+    return {f"single row p50, ms ({shape})": result[shape]["p50_ms"] for shape in result}
 
 
 def compare(reference: Path, rounds: int) -> dict[str, dict[str, list[float]]]:
@@ -79,12 +79,13 @@ def main() -> None:
         finally:
             subprocess.run(["git", "worktree", "remove", "--force", str(reference)], cwd=REPO_ROOT)
     print(
-        f"{'median of ' + str(arguments.rounds) + ' rounds':32s} {arguments.ref:>12s} "
-        f"{'this tree':>12s} {'ratio':>8s}"
+        f"{'median of ' + str(arguments.rounds) + ' rounds':34s} {arguments.ref:>12s} "
+        f"{'this tree':>12s} {'speed':>8s}"
     )
     for figure, values in figures["this tree"].items():
         ours, theirs = statistics.median(values), statistics.median(figures["reference"][figure])
-        print(f"{figure:32s} {theirs:12.3f} {ours:12.3f} {ours / theirs:8.1%}")
+        speed = ours / theirs if figure.endswith("rows/s") else theirs / ours
+        print(f"{figure:34s} {theirs:12.3f} {ours:12.3f} {speed:8.1%}")
 
 
 if __name__ == "__main__":
