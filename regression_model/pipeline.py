@@ -118,6 +118,10 @@ def build_pipeline(settings: ModelSettings) -> Pipeline:
         ],
         ("add_presence_flags", PresenceFlags(flags=settings.presence_flags)),
         ("log_areas", LogCpTransformer(variables=list(settings.log_vars), C=1)),
+        # Engineered features (products, sums, logs) can leave the training range even
+        # when every input is inside it: cap every number the regressor sees, too. The
+        # one-hot columns that follow are 0 or 1, inside their range by construction.
+        ("cap_features_to_training_range", RangeCapper(margin=margin)),
         (
             "group_rare_labels",
             RareLabelEncoder(
@@ -138,9 +142,6 @@ def build_pipeline(settings: ModelSettings) -> Pipeline:
                 variables=list(settings.categorical_vars),
             ),
         ),
-        # Engineered features (products, sums, logs) can leave the training range even
-        # when every input is inside it: cap what the regressor sees, too.
-        ("cap_features_to_training_range", RangeCapper(margin=margin)),
         ("scale", RobustScaler()),
         (
             PRICE_BAND,

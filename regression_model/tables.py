@@ -243,7 +243,7 @@ class _End:
 
 def read_ahead(
     chunks: Generator[Chunk, None, None], *, depth: int = READ_AHEAD_CHUNKS
-) -> Iterator[Chunk]:
+) -> Generator[Chunk, None, None]:
     """The items of ``chunks``, produced by a background thread up to ``depth`` ahead.
 
     Reading the next chunk (Arrow parses and decompresses without the GIL) then overlaps
@@ -285,4 +285,7 @@ def read_ahead(
             yield item
     finally:
         has_stopped.set()
-        reader.join()
+        # An abandoned generator is finalized by the garbage collector, in whichever thread
+        # runs it: maybe the reader itself, which cannot wait for itself to end.
+        if threading.current_thread() is not reader:
+            reader.join()

@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -26,12 +27,12 @@ def schema(config: Config) -> InputSchema:
 
 
 class TestToFrame:
-    """to_frame turns each supported input shape into a frame indexed by row position."""
+    """to_frame turns each supported input shape into a frame of its rows, in input order."""
 
     def test_single_record_becomes_one_row(self) -> None:
         frame = to_frame({"LotArea": 8450, "Neighborhood": "NAmes"})
-        expected = pd.DataFrame({"LotArea": [8450], "Neighborhood": ["NAmes"]})
-        pd.testing.assert_frame_equal(frame, expected)
+        expected = pd.DataFrame({"LotArea": [8450], "Neighborhood": ["NAmes"]}, dtype=object)
+        pd.testing.assert_frame_equal(frame, expected.astype({"LotArea": np.int64}))
 
     @pytest.mark.parametrize(
         "columns",
@@ -53,10 +54,18 @@ class TestToFrame:
         assert frame["Street"].tolist() == ["Pave", "Grvl"]
         assert list(frame.index) == [0, 1]
 
-    def test_frame_index_is_replaced_by_position(self) -> None:
-        frame = to_frame(pd.DataFrame({"LotArea": [1, 2]}, index=["b", "a"]))
-        assert list(frame.index) == [0, 1]
-        assert list(frame.columns) == ["LotArea"]  # the old index is dropped, not kept
+    def test_frame_index_is_never_read(self, schema: InputSchema) -> None:
+        # Given a frame indexed by labels, its second row with a bad value
+        records = pd.DataFrame({"LotArea": [8450, -1]}, index=["b", "a"])
+
+        # When it is validated
+        validated = validate_records(records=to_frame(records), schema=schema)
+
+        # Then rows are counted by position, and the frame is indexed the same way
+        assert list(validated.frame.index) == [0, 1]
+        assert [(e.row, e.kind) for e in validated.errors if e.column == "LotArea"] == [
+            (1, ErrorKind.OUT_OF_RANGE)
+        ]
 
     def test_columns_of_different_lengths_raise(self) -> None:
         with pytest.raises(
@@ -434,6 +443,29 @@ def test_column_of_a_wrong_dtype_is_one_error_per_present_cell(
     assert kinds[0] == (0, ErrorKind.WRONG_TYPE)
     assert kinds[1] == (1, ErrorKind.WRONG_TYPE if values[1] else ErrorKind.MISSING_VALUE)
     assert len(kinds) == 2
+
+
+@pytest.mark.parametrize("n_rows", [2, 40], ids=["few-rows", "many-rows"])
+@pytest.mark.parametrize(
+    "arrow_type",
+    [pa.list_(pa.int64()), pa.struct([("area", pa.int64())])],
+    ids=["list", "struct"],
+)
+def test_arrow_values_that_cannot_be_hashed_are_each_the_wrong_type(
+    test_records: pd.DataFrame, schema: InputSchema, arrow_type: pa.DataType, n_rows: int
+) -> None:
+    # Given houses whose street and lot area are Arrow lists or structs
+    records = test_records.head(n_rows).reset_index(drop=True)
+    value: Any = [1] if pa.types.is_list(arrow_type) else {"area": 1}
+    for column in ("Street", "LotArea"):
+        records[column] = pd.Series([value] * n_rows, dtype=pd.ArrowDtype(arrow_type))
+
+    # When they are validated
+    validated = validate_records(records=records, schema=schema)
+
+    # Then every cell of both columns is a wrong-type error, and no row is valid
+    wrong = [(e.row, e.column) for e in validated.errors if e.kind is ErrorKind.WRONG_TYPE]
+    assert len(wrong) == 2 * n_rows and not validated.is_valid.any()
 
 
 @pytest.mark.parametrize("n_rows", [2, 40], ids=["few-rows", "many-rows"])

@@ -372,7 +372,7 @@ class RangeCapper(_DataFrameTransformer):
     Parameters
     ----------
     variables : tuple of str, default=None
-        Columns to cap; ``None`` caps every column.
+        Columns to cap; ``None`` caps every numeric column (booleans aside).
     margin : float, default=0.0
         Fraction of each column's training range (maximum minus minimum) added below the
         minimum and above the maximum.
@@ -406,7 +406,9 @@ class RangeCapper(_DataFrameTransformer):
         frame = self._fit_frame(X)
         if not self.margin >= 0:
             raise ValueError(f"margin must be zero or positive, got {self.margin!r}.")
-        variables = list(frame.columns if self.variables is None else self.variables)
+        variables = list(
+            frame.select_dtypes("number").columns if self.variables is None else self.variables
+        )
         _check_columns_present(frame, variables)
         values = frame[variables].to_numpy(dtype=np.float64)
         if np.isnan(values).all(axis=0).any():

@@ -53,7 +53,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeAlias
@@ -75,13 +74,9 @@ from regression_model.processing.features import (
     years_before,
 )
 from regression_model.processing.price_band import PriceBandRegressor
-from regression_model.processing.validation import column_arrays
+from regression_model.processing.validation import SMALL_COLUMN, column_arrays, is_missing
 
 _LOGGER = logging.getLogger(__name__)
-
-# Columns up to this length are factorized with a Python dict: for a handful of rows that is
-# several times cheaper than pandas.factorize's fixed cost, and both give the same codes.
-SMALL_COLUMN = 16
 
 # A batch is scored this many rows at a time: enough that per-column costs are spread thin,
 # few enough that a chunk's model matrix (rows x features x 8 bytes) stays small.
@@ -95,16 +90,6 @@ TREE_WALK_MAX_ROWS = 8
 
 class NotCompiled(Exception):
     """A compiled step met input it was not built for; the fitted step must run instead."""
-
-
-def _is_missing_label(value: object) -> bool:
-    if isinstance(value, str):
-        return False
-    if isinstance(value, float):
-        return math.isnan(value)
-    # None, pd.NA, NaT, np.datetime64("NaT")...: what pandas.factorize treats as missing.
-    scalar: Any = value  # a list gives an array, which is not True: not missing
-    return value is None or pd.isna(scalar) is True
 
 
 @dataclass(frozen=True)
@@ -128,7 +113,7 @@ class Labels:
         if isinstance(array, np.ndarray) and len(array) <= SMALL_COLUMN:
             index: dict[Any, int] = {}
             codes = [
-                -1 if _is_missing_label(value) else index.setdefault(value, len(index))
+                -1 if is_missing(value) else index.setdefault(value, len(index))
                 for value in array.tolist()
             ]
             return cls(np.array(codes, dtype=np.intp), list(index))
@@ -245,6 +230,18 @@ class Table:
     def to_matrix(self, names: Sequence[str]) -> FloatArray:
         """The named numeric columns as a new rows-by-columns matrix (Fortran-ordered)."""
         return self.block(names).T
+
+    def take(self, positions: CodeArray) -> Table:
+        """A new table of the rows at ``positions``, in that order."""
+        columns: dict[str, Column] = {
+            name: (
+                Labels(column.codes[positions], column.values)
+                if isinstance(column, Labels)
+                else column[positions]
+            )
+            for name, column in self.columns.items()
+        }
+        return Table(columns, len(positions))
 
     def replace(self, updates: Mapping[str, Column]) -> Table:
         """A new table: existing names keep their position, new names are appended."""
@@ -511,11 +508,9 @@ class _OneHot:
     def __init__(self, categories: Sequence[Any]) -> None:
         self.n_categories = len(categories)
         # scikit-learn looks labels up in a dict of its categories, NaN (kept last) aside.
-        self._places = {
-            value: j for j, value in enumerate(categories) if not _is_missing_label(value)
-        }
+        self._places = {value: j for j, value in enumerate(categories) if not is_missing(value)}
         self._on_missing = next(
-            (j for j, value in enumerate(categories) if _is_missing_label(value)),
+            (j for j, value in enumerate(categories) if is_missing(value)),
             self.n_categories,  # NaN unseen in fit: no category, an all-zero row
         )
         # Row j is category j; the extra last row, all zeros, is for "none of them".
@@ -571,9 +566,9 @@ def _compile_wrapped_simple_imputer(
     """scikit-learn's SimpleImputer filling missing labels (``most_frequent``)."""
     fills = list(imputer.statistics_)
     if (
-        not _is_missing_label(imputer.missing_values)
+        not is_missing(imputer.missing_values)
         or imputer.add_indicator
-        or any(_is_missing_label(fill) or not isinstance(fill, str) for fill in fills)
+        or any(is_missing(fill) or not isinstance(fill, str) for fill in fills)
     ):
         return None
     by_variable = dict(zip(variables, fills))
@@ -978,12 +973,13 @@ class PipelineScorer:
         for start in range(0, n_rows, CHUNK_ROWS):
             stop = min(start + CHUNK_ROWS, n_rows)
             chunk = arrays if stop - start == n_rows else [a[start:stop] for a in arrays]
+            table = Table.from_arrays(names, chunk, stop - start)
             selected = None if rows is None else rows[start:stop]
             if selected is not None and not selected.all():
-                chunk = [array[selected] for array in chunk]
-            n_chunk_rows = stop - start if selected is None else int(selected.sum())
-            if n_chunk_rows:
-                prices.append(self._predict_table(Table.from_arrays(names, chunk, n_chunk_rows)))
+                # Selected after factorizing: copying codes is cheaper than copying objects.
+                table = table.take(np.flatnonzero(selected))
+            if table.n_rows:
+                prices.append(self._predict_table(table))
         return np.concatenate(prices) if prices else np.empty(0)
 
     def _predict_table(self, table: Table) -> FloatArray:

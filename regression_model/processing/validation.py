@@ -2,10 +2,10 @@
 warning for each doubtful one.
 
 This is the only code that renames, casts or rejects input columns. Each kind of rule has one
-implementation, whatever the column's dtype: a column is first read as plain values (numbers,
-or labels), then the rules run over all columns at once. Values are read once per distinct
-value, not once per row, so one bad row costs no more than its own errors, and a good row in
-the same batch is never held back.
+implementation, whatever the column's dtype: the numeric columns are read as one block of
+numbers and the text columns as one block of labels, then the rules run over each block at
+once. Values are read once per distinct value, not once per row, so one bad row costs no
+more than its own errors, and a good row in the same batch is never held back.
 """
 
 from __future__ import annotations
@@ -21,8 +21,9 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+import pyarrow as pa
 
-from regression_model.array_types import BoolArray, FloatArray
+from regression_model.array_types import BoolArray, CodeArray, FloatArray
 from regression_model.config.core import InputSchema
 from regression_model.processing.domain import TrainingDomain
 from regression_model.results import ErrorKind, RowError, RowWarning, WarningKind
@@ -40,13 +41,17 @@ PRIVATE_NAMES: dict[str, str] = {
 # number field should not come back whole in every error.
 SHOWN_VALUE_LENGTH = 40
 
-# Columns up to this length are read value by value in Python: for a web request's one house,
-# a dict is several times cheaper than pandas.factorize's fixed cost, and gives the same codes.
+# Columns up to this length are read value by value in Python (here and by the scorer): for a
+# web request's one house, a dict is several times cheaper than pandas.factorize's fixed cost,
+# and gives the same codes.
 SMALL_COLUMN = 16
 
 # (column, kind, the rows it applies to)
 _Problem = tuple[str, ErrorKind, BoolArray]
-_MISSING_COLUMN_MARK = object()
+# (column position, kind, the rows it applies to)
+_Found = tuple[int, ErrorKind, BoolArray]
+# (column position, the rows it applies to, kind, message)
+_Note = tuple[int, BoolArray, WarningKind, str]
 
 
 @dataclass(frozen=True)
@@ -92,7 +97,10 @@ def column_arrays(frame: pd.DataFrame) -> list[Any]:
 
 
 def to_frame(input_data: object) -> pd.DataFrame:
-    """Turn any supported input into a DataFrame whose index is the row position.
+    """Turn any supported input into a DataFrame of its rows, in input order.
+
+    A DataFrame is returned as it is: validation reads rows by position, never by index
+    label, so a copy with a new index (a fixed cost per column) would buy nothing.
 
     Parameters
     ----------
@@ -110,7 +118,7 @@ def to_frame(input_data: object) -> pd.DataFrame:
         Series hold different index labels.
     """
     if isinstance(input_data, pd.DataFrame):
-        return input_data.reset_index(drop=True)
+        return input_data
     if isinstance(input_data, Mapping):
         return _mapping_to_frame(input_data)
     if isinstance(input_data, Sequence) and not isinstance(input_data, (str, bytes)):
@@ -189,25 +197,18 @@ def _aligned_columns(columns: dict[Any, Any]) -> dict[Any, Any]:
 _INT64 = np.iinfo(np.int64)
 
 
-@functools.cache
-def _text_dtype() -> Any:
-    """The dtype pandas gives a column of Python strings (pandas 3: its "str" dtype)."""
-    return pd.Series(["text"]).dtype
-
-
 def _simple_record_to_frame(record: dict[Any, Any]) -> pd.DataFrame | None:
     """``pd.DataFrame([record])`` for a record of floats, ints and strings, built by block.
 
     pandas infers each column of a one-record frame on its own and builds an array per
     column, as much time as the rest of a prediction. Here floats become one float64 block,
-    ints one int64 block, and strings one array of pandas' text dtype, sliced per column;
-    the frame is the same (the tests compare them). Any other record, or a pandas without
-    the text dtype or ``create_dataframe_from_blocks``, returns None: the caller builds the
-    frame as usual.
+    ints one int64 block and strings one object block: the values pandas would hold, with
+    text as objects rather than an array per column (the tests compare them). Any other
+    record, or a pandas without ``create_dataframe_from_blocks``, returns None: the caller
+    builds the frame as usual.
     """
     create = getattr(getattr(pd.api, "internals", None), "create_dataframe_from_blocks", None)
-    text_dtype = _text_dtype()
-    if not record or create is None or not isinstance(text_dtype, pd.StringDtype):
+    if not record or create is None:
         return None
     positions: dict[type, list[int]] = {float: [], int: [], str: []}
     values: dict[type, list[Any]] = {float: [], int: [], str: []}
@@ -219,17 +220,14 @@ def _simple_record_to_frame(record: dict[Any, Any]) -> pd.DataFrame | None:
             return None
         positions[kind].append(position)
         values[kind].append(value)
-    blocks: list[tuple[Any, npt.NDArray[np.intp]]] = []
-    for kind, dtype in ((float, np.float64), (int, np.int64)):
-        if values[kind]:
-            block = np.array(values[kind], dtype=dtype).reshape(-1, 1)  # (columns, rows)
-            blocks.append((block, np.array(positions[kind], dtype=np.intp)))
-    if values[str]:
-        texts = pd.array(values[str], dtype=text_dtype)
-        for i, position in enumerate(positions[str]):
-            blocks.append((texts[i : i + 1], np.array([position], dtype=np.intp)))
-    columns = _column_index(tuple(record))
-    frame: pd.DataFrame = create(blocks, index=pd.RangeIndex(1), columns=columns)
+    blocks = [
+        (np.array(values[kind], dtype=dtype).reshape(-1, 1), np.array(positions[kind]))
+        for kind, dtype in ((float, np.float64), (int, np.int64), (str, object))
+        if values[kind]
+    ]  # each block is (columns, rows)
+    frame: pd.DataFrame = create(
+        blocks, index=pd.RangeIndex(1), columns=_column_index(tuple(record))
+    )
     return frame
 
 
@@ -263,37 +261,39 @@ def validate_records(
     n_rows = len(records)
     raw_arrays = dict(zip(records.columns.tolist(), column_arrays(records)))
     required = set(schema.required)
-    problems: list[_Problem] = []
+
+    # A missing column reads as all missing values; its error is that it is missing.
+    missing_columns = {name for name in schema.features if name not in raw_arrays}
+    all_missing = np.full(n_rows, np.nan)
+
+    def columns_of(names: Sequence[str]) -> list[Any]:
+        return [raw_arrays.get(name, all_missing) for name in names]
+
+    def keep(names: Sequence[str], found: list[_Found]) -> list[_Problem]:
+        return [
+            (names[position], kind, mask)
+            for position, kind, mask in found
+            # A missing value is an error only in a column that must have one.
+            if (kind is not ErrorKind.MISSING_VALUE or names[position] in required)
+            and names[position] not in missing_columns
+        ]
 
     numeric_names = schema.numeric_columns
-    # Fortran order: each column is contiguous, and the block becomes the frame's float
-    # block without a copy.
-    numbers = np.empty((n_rows, len(numeric_names)), dtype=np.float64, order="F")
-    for position, name in enumerate(numeric_names):
-        raw = raw_arrays.get(name, _MISSING_COLUMN_MARK)
-        if raw is _MISSING_COLUMN_MARK:
-            numbers[:, position] = np.nan
-            problems.append((name, ErrorKind.MISSING_COLUMN, np.ones(n_rows, dtype=bool)))
-            continue
-        numbers[:, position], found = read_numbers(raw)
-        problems.extend((name, kind, mask) for kind, mask in found if _counts(kind, name, required))
+    numbers, found = read_numbers(columns_of(numeric_names), n_rows=n_rows)
+    problems = keep(numeric_names, found)
     problems.extend(check_number_rules(numbers, schema))
-
-    text = np.empty((n_rows, len(schema.categorical)), dtype=object, order="F")
-    label_warnings: list[tuple[str, BoolArray, WarningKind, str]] = []
-    for position, name in enumerate(schema.categorical):
-        raw = raw_arrays.get(name, _MISSING_COLUMN_MARK)
-        if raw is _MISSING_COLUMN_MARK:
-            text[:, position] = np.nan
-            problems.append((name, ErrorKind.MISSING_COLUMN, np.ones(n_rows, dtype=bool)))
-            continue
-        known = None if domain is None else domain.labels.get(name)
-        read = read_labels(raw, name=name, known=known)
-        text[:, position] = read.labels
-        problems.extend(
-            (name, kind, mask) for kind, mask in read.problems if _counts(kind, name, required)
-        )
-        label_warnings.extend((name, mask, kind, message) for mask, kind, message in read.notes)
+    text, found, notes = read_labels(
+        columns_of(schema.categorical),
+        names=schema.categorical,
+        known=None if domain is None else domain.labels,
+        n_rows=n_rows,
+    )
+    problems.extend(keep(schema.categorical, found))
+    problems.extend(
+        (name, ErrorKind.MISSING_COLUMN, np.ones(n_rows, dtype=bool))
+        for name in schema.features
+        if name in missing_columns
+    )
 
     is_valid = np.ones(n_rows, dtype=bool)
     errors: list[RowError] = []
@@ -301,9 +301,9 @@ def validate_records(
     text_position = {name: i for i, name in enumerate(schema.categorical)}
     for name, kind, mask in problems:
         is_valid &= ~mask
-        raw = raw_arrays.get(name, _MISSING_COLUMN_MARK)
+        raw = raw_arrays.get(name)
         for row in np.flatnonzero(mask).tolist():
-            value = None if raw is _MISSING_COLUMN_MARK else raw[row]
+            value = None if raw is None else raw[row]
             message = describe_error(kind, name, value, schema)
             # Every field is typed by construction here: skip pydantic's per-error checks.
             errors.append(
@@ -316,8 +316,8 @@ def validate_records(
     column_order = {name: i for i, name in enumerate(schema.features)}
 
     warnings = [
-        RowWarning.model_construct(row=row, column=name, kind=kind, message=message)
-        for name, mask, kind, message in label_warnings
+        _warning(row, schema.categorical[position], kind, message)
+        for position, mask, kind, message in notes
         for row in np.flatnonzero(mask & is_valid).tolist()
     ]
     warnings.extend(_number_warnings(numbers, is_valid, schema, domain))
@@ -329,11 +329,6 @@ def validate_records(
     warnings.sort(key=by_row_then_column)
     frame = _frame_from_blocks(numbers, text, schema.features)
     return ValidatedRecords(frame=frame, errors=errors, is_valid=is_valid, warnings=warnings)
-
-
-def _counts(kind: ErrorKind, name: str, required: set[str]) -> bool:
-    """A missing value is an error only in a column that must have one."""
-    return kind is not ErrorKind.MISSING_VALUE or name in required
 
 
 def _check_model_columns_are_unique(columns: pd.Index, schema: InputSchema) -> None:
@@ -348,21 +343,17 @@ def _check_model_columns_are_unique(columns: pd.Index, schema: InputSchema) -> N
 # Reading values -------------------------------------------------------------------------
 
 
-def _plain_array(raw: Any) -> npt.NDArray[Any]:
-    """A column as a numpy array: numbers as float64 where the dtype is numeric, else objects.
+def _as_numbers(raw: Any) -> FloatArray | None:
+    """A column of a numeric dtype as float64, NaN where missing; None for any other dtype.
 
-    Extension arrays (categorical, sparse, nullable, Arrow-backed) become the values they
-    hold, with NaN where they are missing; numpy arrays pass through.
+    Extension arrays (sparse, nullable, Arrow-backed) count by the kind of value they hold.
     """
-    if isinstance(raw, np.ndarray) and raw.dtype.kind not in "mM":
-        return raw
-    if isinstance(raw, np.ndarray):  # numpy dates list as integers: read them as dates
-        raw = pd.array(raw)
-    if raw.dtype.kind in "iuf":
-        numeric: FloatArray = raw.to_numpy(dtype=np.float64, na_value=np.nan)
-        return numeric
-    objects: ObjectArray = raw.to_numpy(dtype=object, na_value=np.nan)
-    return objects
+    if raw.dtype.kind not in "iuf":
+        return None
+    if isinstance(raw, np.ndarray):
+        return raw.astype(np.float64, copy=False)
+    numbers: FloatArray = raw.to_numpy(dtype=np.float64, na_value=np.nan)
+    return numbers
 
 
 @dataclass(frozen=True)
@@ -376,11 +367,9 @@ class _Boolean:
 _UNMIXED = frozenset({"string", "empty", "integer", "floating", "mixed-integer-float", "boolean"})
 
 
-def _bools_apart(values: npt.NDArray[Any]) -> npt.NDArray[Any]:
+def _bools_apart(values: ObjectArray) -> ObjectArray:
     """``values`` with each bool wrapped, where bools may sit among numbers they equal."""
-    if values.dtype != object:
-        return values
-    if len(values) > SMALL_COLUMN and pd.api.types.infer_dtype(values, skipna=True) in _UNMIXED:
+    if pd.api.types.infer_dtype(values, skipna=True) in _UNMIXED:
         return values
     is_bool = np.array([isinstance(value, (bool, np.bool_)) for value in values], dtype=bool)
     if not is_bool.any():
@@ -390,22 +379,86 @@ def _bools_apart(values: npt.NDArray[Any]) -> npt.NDArray[Any]:
     return apart
 
 
-def _distinct(values: npt.NDArray[Any]) -> tuple[npt.NDArray[np.intp], list[Any]]:
-    """Codes into the distinct values of ``values`` (-1 where missing), and those values."""
-    values = _bools_apart(values)
-    if len(values) > SMALL_COLUMN:
-        try:
-            found, distinct = pd.factorize(values)
-            return found.astype(np.intp, copy=False), [_scalar(value) for value in distinct]
-        except TypeError:  # an unhashable value (a list in a cell): read value by value
-            pass
+def _distinct(
+    columns: Sequence[Any], n_rows: int
+) -> tuple[CodeArray, list[Any], list[Sequence[int]]]:
+    """The distinct values of some columns, and where each row's value is among them.
+
+    Returns
+    -------
+    codes : ndarray of intp, shape (n_columns, n_rows)
+        For each column and row, the position of its value in ``values``; -1 where the
+        value is missing.
+    values : list
+        The distinct values, each to be read once however many rows hold it.
+    by_column : list of sequence of int
+        The codes each column holds, -1 aside.
+    """
+    columns = [_as_value_array(column) for column in columns]
+    if n_rows <= SMALL_COLUMN:
+        # A few rows (a web request's house): one pass in Python over every column's
+        # values beats pandas' fixed cost per column.
+        values = [value for column in columns for value in _python_values(column)]
+        codes, distinct = _distinct_in_python(values)
+        listed = codes.tolist()
+        by_column: list[Sequence[int]] = [
+            sorted(set(listed[position * n_rows : (position + 1) * n_rows]) - {-1})
+            for position in range(len(columns))
+        ]
+        return codes.reshape(len(columns), n_rows), distinct, by_column
+    all_codes = np.empty((len(columns), n_rows), dtype=np.intp)
+    distinct = []
+    by_column = []
+    for position, column in enumerate(columns):
+        codes, found = _factorize(column)
+        all_codes[position] = np.where(codes < 0, -1, codes + len(distinct))
+        by_column.append(range(len(distinct), len(distinct) + len(found)))
+        distinct.extend(found)
+    return all_codes, distinct, by_column
+
+
+def _as_value_array(raw: Any) -> Any:
+    """A column as a numpy array, or as the extension array that keeps its values apart
+    (Arrow text, categorical; dates, which numpy would list as integers)."""
+    if isinstance(raw, pd.arrays.NumpyExtensionArray):
+        raw = raw.to_numpy()
+    if isinstance(raw, np.ndarray) and raw.dtype.kind in "mM":
+        return pd.array(raw)
+    return raw
+
+
+def _python_values(column: Any) -> list[Any]:
+    if isinstance(column, np.ndarray):
+        listed: list[Any] = column.tolist()
+        return listed
+    if isinstance(column, pd.arrays.ArrowExtensionArray):
+        # Arrow's own conversion (nulls become None): a third of the cost of iterating.
+        values: list[Any] = pa.array(column).to_pylist()
+        return values
+    return list(column)
+
+
+def _factorize(column: Any) -> tuple[CodeArray, list[Any]]:
+    """``pandas.factorize`` with bools kept apart from the numbers they equal; an extension
+    array (Arrow text, categorical) factorizes itself, far faster than hashing objects."""
+    try:
+        codes, uniques = pd.factorize(_bools_apart(column) if column.dtype == object else column)
+    except (TypeError, NotImplementedError):  # lists in cells, Arrow lists: value by value
+        return _distinct_in_python(column.tolist())
+    return codes.astype(np.intp, copy=False), [_scalar(value) for value in uniques]
+
+
+def _distinct_in_python(values: list[Any]) -> tuple[CodeArray, list[Any]]:
+    """Codes and distinct values of a list, by a dict: bools apart, unhashables one by one."""
     index: dict[Any, int] = {}
     codes: list[int] = []
     uniques: list[Any] = []
-    for value in values.tolist():
-        if _is_missing(value):
+    for value in values:
+        if is_missing(value):
             codes.append(-1)
             continue
+        if isinstance(value, (bool, np.bool_)):
+            value = _Boolean(bool(value))
         try:
             code = index.setdefault(value, len(uniques))
         except TypeError:  # unhashable: a label of its own
@@ -416,51 +469,78 @@ def _distinct(values: npt.NDArray[Any]) -> tuple[npt.NDArray[np.intp], list[Any]
     return np.array(codes, dtype=np.intp), uniques
 
 
-def _is_missing(value: object) -> bool:
+def is_missing(value: object) -> bool:
     """None, NaN, pd.NA, NaT: what pandas.factorize treats as missing."""
     if isinstance(value, str):
         return False
     if isinstance(value, float):
         return math.isnan(value)
-    try:
-        return value is None or bool(pd.isna(value))  # type: ignore[call-overload]
-    except (TypeError, ValueError):
-        return False  # a list or array in a cell is a value, not a missing one
+    scalar: Any = value  # a list in a cell gives an array, which is not True: a value
+    return value is None or pd.isna(scalar) is True
 
 
-def _by_code(per_value: Sequence[Any], codes: npt.NDArray[np.intp], missing: Any) -> Any:
-    """Gather a per-distinct-value result for every row; code -1 (missing) gets ``missing``."""
-    table = np.empty(len(per_value) + 1, dtype=object)
-    table[:-1] = list(per_value)
-    table[-1] = missing
-    return table[codes]
+def _problems_by_column(verdicts: Sequence[ErrorKind | None], codes: CodeArray) -> list[_Found]:
+    """For each column (a row of ``codes``), the rows of each kind of problem, from each
+    distinct value's verdict; code -1, a missing value, is ``MISSING_VALUE``."""
+    found_kinds = set(verdicts)
+    if (codes < 0).any():
+        found_kinds.add(ErrorKind.MISSING_VALUE)
+    problems: list[_Found] = []
+    for kind, is_missing in _KINDS_AND_MISSING:
+        if kind in found_kinds:
+            is_kind = np.array([*(verdict is kind for verdict in verdicts), is_missing])[codes]
+            problems.extend(
+                (position, kind, is_kind[position])
+                for position in np.flatnonzero(is_kind.any(axis=1)).tolist()
+            )
+    return problems
 
 
-def read_numbers(raw: Any) -> tuple[FloatArray, list[tuple[ErrorKind, BoolArray]]]:
-    """Read a column as numbers, whatever its dtype.
+# Each kind, in declaration order, with whether a missing value (code -1) is of that kind.
+_KINDS_AND_MISSING = tuple((kind, kind is ErrorKind.MISSING_VALUE) for kind in ErrorKind)
+
+
+def read_numbers(columns: Sequence[Any], *, n_rows: int) -> tuple[FloatArray, list[_Found]]:
+    """Read columns as numbers, whatever their dtypes.
 
     Numbers pass as they are; text is stripped and parsed; booleans, complex numbers,
     dates and other objects are the wrong type; an integer beyond float range (as a number
     or as digits) is kept as the largest float of its sign, so the range rule reports it.
-    Any dtype, one reading.
 
     Returns
     -------
-    values : ndarray of float64
-        NaN where the cell is missing or cannot be read.
-    problems : list of (ErrorKind, mask)
+    numbers : ndarray of float64, shape (n_rows, n_columns), Fortran-ordered
+        NaN where a cell is missing or cannot be read. Each column is contiguous, and the
+        block becomes the validated frame's float block without a copy.
+    problems : list of (column position, ErrorKind, mask)
         ``MISSING_VALUE`` (whether or not the column must have a value), ``WRONG_TYPE``
         and ``NOT_A_NUMBER``, each with the rows it applies to.
     """
-    array = _plain_array(raw)
-    kind = array.dtype.kind
-    if kind in "iuf":
-        values = array.astype(np.float64, copy=False)
-        return values, _non_empty([(ErrorKind.MISSING_VALUE, np.isnan(values))])
-    codes, distinct = _distinct(array)
-    read = [_read_number(value) for value in distinct]
-    values = np.array([number for number, _ in read] + [np.nan], dtype=np.float64)[codes]
-    return values, _masks_of([problem for _, problem in read], codes)
+    numbers = np.empty((n_rows, len(columns)), dtype=np.float64, order="F")
+    as_text = []
+    for position, column in enumerate(columns):
+        as_numbers = _as_numbers(column)
+        if as_numbers is None:
+            as_text.append(position)
+        else:
+            numbers[:, position] = as_numbers
+    problems: list[_Found] = []
+    if as_text:
+        codes, distinct, _ = _distinct([columns[position] for position in as_text], n_rows)
+        read = [_read_number(value) for value in distinct]
+        numbers[:, as_text] = np.array([number for number, _ in read] + [np.nan])[codes].T
+        problems = [
+            (as_text[position], kind, mask)
+            for position, kind, mask in _problems_by_column([verdict for _, verdict in read], codes)
+        ]
+    # A NaN among numbers is a missing value; one read from text already has its verdict.
+    is_missing = np.isnan(numbers)
+    is_missing[:, as_text] = False
+    problems.extend(
+        (position, ErrorKind.MISSING_VALUE, is_missing[:, position])
+        for position in np.flatnonzero(is_missing.any(axis=0)).tolist()
+    )
+    return numbers, problems
 
 
 def _read_number(value: object) -> tuple[float, ErrorKind | None]:
@@ -483,57 +563,58 @@ def _read_number(value: object) -> tuple[float, ErrorKind | None]:
     return float(value), None
 
 
-@dataclass(frozen=True)
-class ReadLabels:
-    """A text column read as labels.
-
-    Attributes
-    ----------
-    labels : ndarray of object
-        Each row's label, NaN where missing or unreadable.
-    problems : list of (ErrorKind, mask)
-        ``MISSING_VALUE`` (whether or not the column must have a value) and ``WRONG_TYPE``.
-    notes : list of (mask, WarningKind, message)
-        Labels read as a known label they differ from, and labels never seen in training.
-    """
-
-    labels: ObjectArray
-    problems: list[tuple[ErrorKind, BoolArray]]
-    notes: list[tuple[BoolArray, WarningKind, str]]
-
-
-def read_labels(raw: Any, *, name: str, known: Sequence[str] | None) -> ReadLabels:
-    """Read a column as text labels, whatever its dtype.
+def read_labels(
+    columns: Sequence[Any],
+    *,
+    names: Sequence[str],
+    known: Mapping[str, Sequence[str]] | None,
+    n_rows: int,
+) -> tuple[ObjectArray, list[_Found], list[_Note]]:
+    """Read columns as text labels, whatever their dtypes.
 
     Text is stripped of surrounding whitespace; a whole number (``MSSubClass`` codes) becomes
-    its digits; anything else is the wrong type. Given the ``known`` labels, a label that
-    matches one of them but for case, or a number written with decimals (``"20.0"``), becomes
-    that label, with a note; a label matching none gets a note too.
+    its digits; anything else is the wrong type. Given the ``known`` labels of a column, a
+    label that matches one of them but for case, or a number written with decimals
+    (``"20.0"``), becomes that label, with a note; a label matching none gets a note too.
+
+    Returns
+    -------
+    labels : ndarray of object, shape (n_rows, n_columns), Fortran-ordered
+        Each cell's label, NaN where missing or unreadable.
+    problems : list of (column position, ErrorKind, mask)
+        ``MISSING_VALUE`` (whether or not the column must have a value) and ``WRONG_TYPE``.
+    notes : list of (column position, mask, WarningKind, message)
+        Labels read as a known label they differ from, and labels never seen in training.
     """
-    array = _plain_array(raw)
-    codes, distinct = _distinct(array)
+    codes, distinct, by_column = _distinct(columns, n_rows)
     read = [_read_label(value) for value in distinct]
-    labels = [label for label, _ in read]
-    notes: list[tuple[BoolArray, WarningKind, str]] = []
-    if known is not None:
-        matcher = _label_matcher(tuple(known))
-        for code, (value, label) in enumerate(zip(distinct, labels)):
+    # A blank or unreadable label is missing: NaN, as pandas and the pipeline's imputers mean it.
+    by_code = np.empty(len(read) + 1, dtype=object)
+    by_code[:] = [np.nan if label is None else label for label, _ in read] + [np.nan]
+    labels = by_code[codes]  # a row per column, for now
+    notes: list[_Note] = []
+    for position, codes_in in enumerate(by_column):
+        column_known = None if known is None else known.get(names[position])
+        if column_known is None:
+            continue
+        matcher = _label_matcher(tuple(column_known))
+        for code in codes_in:
+            label, value = read[code][0], distinct[code]
             if label is None:
                 continue
             match = matcher.get(label) or matcher.get(label.casefold())
-            if match is None:
-                message = f"{name} {_shown(value)} was never seen in training"
-                notes.append((codes == code, WarningKind.UNSEEN_LABEL, message))
-                continue
             # A number (MSSubClass 20) is its label; text must be spelled as the known label.
-            if match != (value if isinstance(value, str) else label):
-                message = f"{name} {_shown(value)} was read as {match!r}"
-                notes.append((codes == code, WarningKind.LABEL_NORMALISED, message))
-            labels[code] = match
-    problems = _masks_of([problem for _, problem in read], codes)
-    # A blank or unreadable label is missing: NaN, as pandas and the pipeline's imputers mean it.
-    present = [np.nan if label is None else label for label in labels]
-    return ReadLabels(labels=_by_code(present, codes, np.nan), problems=problems, notes=notes)
+            if match == (value if isinstance(value, str) else label):
+                continue  # the common case: a known label, as written
+            rows = codes[position] == code
+            if match is None:
+                message = f"{names[position]} {_shown(value)} was never seen in training"
+                notes.append((position, rows, WarningKind.UNSEEN_LABEL, message))
+                continue
+            message = f"{names[position]} {_shown(value)} was read as {match!r}"
+            notes.append((position, rows, WarningKind.LABEL_NORMALISED, message))
+            labels[position, rows] = match
+    return labels.T, _problems_by_column([verdict for _, verdict in read], codes), notes
 
 
 @functools.lru_cache(maxsize=128)
@@ -559,26 +640,6 @@ def _read_label(value: object) -> tuple[str | None, ErrorKind | None]:
     return str(int(number)), None
 
 
-def _masks_of(
-    verdicts: Sequence[ErrorKind | None], codes: npt.NDArray[np.intp]
-) -> list[tuple[ErrorKind, BoolArray]]:
-    """One row mask per kind of problem, from each distinct value's verdict; code -1 (a
-    missing value) is ``MISSING_VALUE``."""
-    present = set(verdicts)
-    if (codes < 0).any():
-        present.add(ErrorKind.MISSING_VALUE)
-    masks = []
-    for kind in ErrorKind:
-        if kind in present:
-            is_kind = [verdict is kind for verdict in verdicts]
-            masks.append((kind, np.array([*is_kind, kind is ErrorKind.MISSING_VALUE])[codes]))
-    return masks
-
-
-def _non_empty(problems: list[tuple[ErrorKind, BoolArray]]) -> list[tuple[ErrorKind, BoolArray]]:
-    return [(kind, mask) for kind, mask in problems if mask.any()]
-
-
 # Rules ------------------------------------------------------------------------------------
 
 
@@ -599,7 +660,11 @@ def check_number_rules(numbers: FloatArray, schema: InputSchema) -> list[_Proble
         masks = [
             (ErrorKind.NOT_FINITE, np.isinf(numbers)),
             (ErrorKind.OUT_OF_RANGE, is_finite & ((numbers < minimum) | (numbers > maximum))),
-            (ErrorKind.NOT_WHOLE_NUMBER, is_finite & is_whole_rule & (numbers % 1 != 0)),
+            # trunc, not % 1: the same answer for finite numbers, in a tenth of the time
+            (
+                ErrorKind.NOT_WHOLE_NUMBER,
+                is_finite & is_whole_rule & (np.trunc(numbers) != numbers),
+            ),
         ]
     return [
         (names[position], kind, mask[:, position])
@@ -611,7 +676,7 @@ def check_number_rules(numbers: FloatArray, schema: InputSchema) -> list[_Proble
 def _number_warnings(
     numbers: FloatArray, is_valid: BoolArray, schema: InputSchema, domain: TrainingDomain | None
 ) -> list[RowWarning]:
-    """Warnings for valid rows: values outside the training range, fields that disagree."""
+    """Warnings for valid rows: fields that disagree, values outside the training range."""
     names = schema.numeric_columns
     position = {name: i for i, name in enumerate(names)}
     warnings: list[RowWarning] = []
@@ -625,16 +690,21 @@ def _number_warnings(
                 warnings.append(_warning(row, rule.column, WarningKind.CONTRADICTION, message))
         if domain is None:
             return warnings
+        # Every column's range at once, then the rows of the few columns beyond it: a
+        # two-dimensional nonzero would cost more than all the comparisons.
+        lower, upper = np.full(len(names), -np.inf), np.full(len(names), np.inf)
         for name, allowed in domain.numeric.items():
-            values = numbers[:, position[name]]
-            sides = (
-                ("below", allowed.minimum, values < allowed.minimum),
-                ("above", allowed.maximum, values > allowed.maximum),
-            )
-            for side, limit, is_beyond in sides:
-                for row in np.flatnonzero(is_valid & is_beyond).tolist():
+            lower[position[name]], upper[position[name]] = allowed.minimum, allowed.maximum
+        for side, limits, is_beyond in (
+            ("below", lower, numbers < lower),
+            ("above", upper, numbers > upper),
+        ):
+            for column in np.flatnonzero(is_beyond.any(axis=0)).tolist():
+                values, name = numbers[:, column], names[column]
+                for row in np.flatnonzero(is_beyond[:, column] & is_valid).tolist():
                     message = (
-                        f"{name} {values[row]:g} is {side} the training range (priced as {limit:g})"
+                        f"{name} {values[row]:g} is {side} the training range "
+                        f"(priced as {limits[column]:g})"
                     )
                     warnings.append(
                         _warning(row, name, WarningKind.OUTSIDE_TRAINING_RANGE, message)
