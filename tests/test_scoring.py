@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import functools
 import logging
+import re
 from collections.abc import Callable
 from typing import Any
 from unittest import mock
@@ -85,8 +86,19 @@ def _validated(records: pd.DataFrame, config: Config) -> ValidatedRecords:
 # ---------------------------------------------------------------------------------------
 
 
-def test_every_step_of_the_fitted_pipeline_runs_compiled(scorer: PipelineScorer) -> None:
+def test_every_step_of_the_fitted_pipeline_runs_compiled(
+    scorer: PipelineScorer, config: Config, test_records: pd.DataFrame
+) -> None:
+    # Given the compiled sample pipeline, which found a compiled form for every step
     assert scorer.fallback_steps == []
+    houses = _validated(test_records.head(20), config).frame
+
+    # When it scores valid houses, with the fallback to a step's own transform made to fail
+    with mock.patch.object(scoring, "run_fitted_transform", side_effect=AssertionError):
+        prices = scorer.predict(houses)
+
+    # Then every step ran compiled: no step gave up on the houses it was compiled for
+    assert len(prices) == len(houses)
 
 
 @pytest.mark.parametrize("records_fixture", ["train_records", "test_records"])
@@ -528,8 +540,11 @@ def test_a_failing_compiler_logs_one_warning_and_the_step_runs_its_own_code(
 
     # Then one warning names the step, and the prices are still the pipeline's
     assert len(caplog.records) == 1
-    assert repr(step_name) in caplog.records[0].getMessage()
-    assert class_name in caplog.records[0].getMessage()
+    warning = (
+        rf"Step {re.escape(repr(step_name))} \({class_name}\) runs its own transform or predict: "
+        rf"building its compiled form failed with AttributeError: .*'n_features_in_'.*"
+    )
+    assert re.fullmatch(warning, caplog.records[0].getMessage()), caplog.records[0].getMessage()
     expected = fitted_pipeline.predict(houses)
     np.testing.assert_allclose(scorer.predict(houses), expected, rtol=RTOL)
 
@@ -1075,6 +1090,8 @@ def test_table_keeps_other_dtypes_for_the_fitted_steps() -> None:
     assert np.isnan(table.numeric("count")).tolist() == [False, True, False]
     assert isinstance(table.columns["text"], Labels) and isinstance(table.columns["kind"], Labels)
     assert table.columns["text"].codes.tolist() == [0, -1, 0]
+    flags = table.columns["flag"]  # neither numbers nor labels: objects for the fitted steps
+    assert isinstance(flags, np.ndarray) and flags.dtype == object
     with pytest.raises(scoring.NotCompiled):
         table.labels("when")
     with pytest.raises(scoring.NotCompiled):
