@@ -357,6 +357,8 @@ def test_every_numeric_rule_holds_at_its_bound_and_breaks_one_step_past(
             "GrLivArea must be between 0 and 250000, got '999999999999999999999999999999999999999"
             "… (1,000,002 characters)",
         ),
+        # A value shown in exactly SHOWN_VALUE_LENGTH characters (quotes included) is whole.
+        ("x" * 38, ErrorKind.NOT_A_NUMBER, "GrLivArea must be a number, got '" + "x" * 38 + "'"),
     ],
     ids=[
         "bool",
@@ -369,6 +371,7 @@ def test_every_numeric_rule_holds_at_its_bound_and_breaks_one_step_past(
         "blank",
         "int-beyond-float",
         "megabyte-text",
+        "text-of-the-longest-shown-length",
     ],
 )
 def test_unreadable_number_is_one_error_with_a_short_message(
@@ -383,6 +386,16 @@ def test_unreadable_number_is_one_error_with_a_short_message(
 
     # Then it gets exactly one error, whose message is short
     assert [(e.kind, e.message) for e in validated.errors] == [(kind, message)]
+
+
+def test_a_count_that_is_not_whole_is_one_error_naming_the_value(
+    schema: InputSchema, test_records: pd.DataFrame
+) -> None:
+    record = {**test_records.iloc[0].to_dict(), "Fireplaces": 1.5}
+    validated = validate_records(records=to_frame(record), schema=schema)
+    assert [(e.kind, e.message) for e in validated.errors] == [
+        (ErrorKind.NOT_WHOLE_NUMBER, "Fireplaces must be a whole number, got 1.5")
+    ]
 
 
 def _as_dtype(series: pd.Series, dtype: Any) -> pd.Series:
