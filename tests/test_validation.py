@@ -357,6 +357,12 @@ def test_every_numeric_rule_holds_at_its_bound_and_breaks_one_step_past(
             "GrLivArea must be between 0 and 250000, got '999999999999999999999999999999999999999"
             "… (1,000,002 characters)",
         ),
+        (
+            "-" + "9" * 400,
+            ErrorKind.OUT_OF_RANGE,
+            "GrLivArea must be between 0 and 250000, got '-99999999999999999999999999999999999999"
+            "… (403 characters)",
+        ),
         # A value shown in exactly SHOWN_VALUE_LENGTH characters (quotes included) is whole.
         ("x" * 38, ErrorKind.NOT_A_NUMBER, "GrLivArea must be a number, got '" + "x" * 38 + "'"),
     ],
@@ -371,6 +377,7 @@ def test_every_numeric_rule_holds_at_its_bound_and_breaks_one_step_past(
         "blank",
         "int-beyond-float",
         "megabyte-text",
+        "negative-digits-beyond-float",
         "text-of-the-longest-shown-length",
     ],
 )
@@ -386,6 +393,27 @@ def test_unreadable_number_is_one_error_with_a_short_message(
 
     # Then it gets exactly one error, whose message is short
     assert [(e.kind, e.message) for e in validated.errors] == [(kind, message)]
+
+
+@pytest.mark.parametrize(
+    ("written", "read"),
+    [
+        ("20.0", "20"),
+        ("45.0", "45"),
+        (" 60.0 ", "60"),
+        ("60", "60"),
+        ("20.5", "20.5"),
+        ("1e3", "1e3"),
+        ("inf", "inf"),
+    ],
+)
+def test_a_code_written_as_text_is_read_as_the_code(
+    schema: InputSchema, test_records: pd.DataFrame, written: str, read: str
+) -> None:
+    """Check that "20.0" is the code 20, while other text stays as written."""
+    record = {**test_records.iloc[0].to_dict(), "MSSubClass": written}
+    validated = validate_records(records=to_frame(record), schema=schema)
+    assert validated.frame["MSSubClass"].tolist() == [read]
 
 
 def test_a_count_that_is_not_whole_is_one_error_naming_the_value(
