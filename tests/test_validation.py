@@ -540,3 +540,28 @@ def test_column_arrays_has_a_public_fallback(
     assert len(fast) == len(slow) == raw_records.shape[1]
     for a, b in zip(fast, slow):
         assert pd.Series(a).equals(pd.Series(b))
+
+
+def test_validation_through_the_public_column_reader_is_the_same(
+    monkeypatch: pytest.MonkeyPatch, raw_records: pd.DataFrame, schema: InputSchema
+) -> None:
+    """Check the public route's arrays (pandas' NumPy-backed extension arrays) validate alike."""
+    fast = validate_records(records=raw_records, schema=schema)
+    monkeypatch.delattr(pd.DataFrame, "_iter_column_arrays")
+    slow = validate_records(records=raw_records, schema=schema)
+    pd.testing.assert_frame_equal(slow.frame, fast.frame)
+    assert slow.errors == fast.errors
+
+
+@pytest.mark.parametrize("n_rows", [2, 40], ids=["few-rows", "many-rows"])
+@pytest.mark.parametrize("unit", ["datetime64[s]", "timedelta64[s]"], ids=["dates", "durations"])
+def test_a_column_of_times_is_the_wrong_type_not_numbers(
+    test_records: pd.DataFrame, schema: InputSchema, n_rows: int, unit: str
+) -> None:
+    """Check that numpy's datetime64 and timedelta64, which list as integers, are refused."""
+    records = test_records.head(n_rows).reset_index(drop=True)
+    records["GrLivArea"] = np.arange(1, n_rows + 1).astype(unit)
+    validated = validate_records(records=records, schema=schema)
+    wrong = [e.row for e in validated.errors if e.column == "GrLivArea"]
+    assert wrong == list(range(n_rows))
+    assert {e.kind for e in validated.errors if e.column == "GrLivArea"} == {ErrorKind.WRONG_TYPE}
