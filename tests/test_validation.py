@@ -12,13 +12,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from regression_model.config.core import Config, InputSchema, load_config
+from regression_model.processing.domain import TrainingDomain
 from regression_model.processing.validation import (
     PRIVATE_NAMES,
     column_arrays,
     to_frame,
     validate_records,
 )
-from regression_model.results import ErrorKind
+from regression_model.results import ErrorKind, WarningKind
 
 
 @pytest.fixture(scope="module")
@@ -414,6 +415,42 @@ def test_a_code_written_as_text_is_read_as_the_code(
     record = {**test_records.iloc[0].to_dict(), "MSSubClass": written}
     validated = validate_records(records=to_frame(record), schema=schema)
     assert validated.frame["MSSubClass"].tolist() == [read]
+
+
+def test_a_missing_number_is_an_error_only_where_a_value_is_required(
+    test_records: pd.DataFrame, schema: InputSchema
+) -> None:
+    # Given many houses, one missing its (required) living area and another its (optional)
+    # frontage, both in float columns
+    records = test_records.head(40).reset_index(drop=True)
+    records["GrLivArea"] = records["GrLivArea"].astype(float)
+    records.loc[1, "GrLivArea"] = np.nan
+    records.loc[2, "LotFrontage"] = np.nan
+
+    # When they are validated
+    validated = validate_records(records=records, schema=schema)
+
+    # Then only the missing living area is an error, in its row and column
+    assert "GrLivArea" in schema.required and "LotFrontage" not in schema.required
+    assert [(e.row, e.column, e.kind) for e in validated.errors] == [
+        (1, "GrLivArea", ErrorKind.MISSING_VALUE)
+    ]
+
+
+def test_every_unseen_label_gets_a_warning_whatever_comes_before_it(
+    test_records: pd.DataFrame, schema: InputSchema, fitted_domain: TrainingDomain
+) -> None:
+    # Given houses whose street is a known label, a blank, then a label never seen
+    records = test_records.head(3).reset_index(drop=True)
+    records["Street"] = ["Pave", "  ", "Unheard"]
+
+    # When they are validated against what the model saw in training
+    validated = validate_records(records=records, schema=schema, domain=fitted_domain)
+
+    # Then the unseen label is flagged, in its own row
+    assert [(w.row, w.kind) for w in validated.warnings if w.column == "Street"] == [
+        (2, WarningKind.UNSEEN_LABEL)
+    ]
 
 
 def test_a_count_that_is_not_whole_is_one_error_naming_the_value(
