@@ -453,6 +453,24 @@ def test_every_unseen_label_gets_a_warning_whatever_comes_before_it(
     ]
 
 
+@pytest.mark.parametrize("side", ["below", "above"])
+def test_a_value_beyond_the_training_range_is_warned_with_the_bound_it_is_priced_at(
+    test_records: pd.DataFrame, schema: InputSchema, fitted_domain: TrainingDomain, side: str
+) -> None:
+    # Given a house whose lot area is half the smallest, or twice the largest, in training
+    allowed = fitted_domain.numeric["LotArea"]
+    bound = allowed.minimum if side == "below" else allowed.maximum
+    area = bound / 2 if side == "below" else bound * 2
+    records = test_records.head(1).reset_index(drop=True).assign(LotArea=area)
+
+    # When it is validated against what the model saw in training
+    validated = validate_records(records=records, schema=schema, domain=fitted_domain)
+
+    # Then it gets one warning naming the value, the side and the bound
+    message = f"LotArea {area:g} is {side} the training range (priced as {bound:g})"
+    assert [(w.column, w.message) for w in validated.warnings] == [("LotArea", message)]
+
+
 def test_a_count_that_is_not_whole_is_one_error_naming_the_value(
     schema: InputSchema, test_records: pd.DataFrame
 ) -> None:
