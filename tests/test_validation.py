@@ -243,6 +243,24 @@ def test_bad_cells_become_missing_and_errors_are_ordered(
     assert validated.frame.loc[[1, 3], ["LotArea", "Street", "GrLivArea"]].isna().sum().sum() == 3
 
 
+def test_a_rows_errors_follow_the_schema_column_order_not_the_order_found(
+    raw_records: pd.DataFrame, schema: InputSchema
+) -> None:
+    # Given a house with a bad code (a label column, checked after the numbers) and a bad
+    # lot area (a number column), the code coming first in the schema
+    records = raw_records.head(1).astype({"MSSubClass": object})
+    records.loc[0, "MSSubClass"] = 7.5
+    records.loc[0, "LotArea"] = -3
+    features = list(schema.features)
+    assert features.index("MSSubClass") < features.index("LotArea")
+
+    # When it is validated
+    validated = validate_records(records=records, schema=schema)
+
+    # Then its errors are in the schema's column order
+    assert [(e.row, e.column) for e in validated.errors] == [(0, "MSSubClass"), (0, "LotArea")]
+
+
 @pytest.mark.parametrize("blank", ["", "  ", None, np.nan], ids=["empty", "spaces", "none", "nan"])
 def test_blank_optional_label_is_missing_not_an_error(
     raw_records: pd.DataFrame, schema: InputSchema, blank: object
