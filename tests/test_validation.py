@@ -246,19 +246,22 @@ def test_bad_cells_become_missing_and_errors_are_ordered(
 def test_a_rows_errors_follow_the_schema_column_order_not_the_order_found(
     raw_records: pd.DataFrame, schema: InputSchema
 ) -> None:
-    # Given a house with a bad code (a label column, checked after the numbers) and a bad
-    # lot area (a number column), the code coming first in the schema
-    records = raw_records.head(1).astype({"MSSubClass": object})
-    records.loc[0, "MSSubClass"] = 7.5
-    records.loc[0, "LotArea"] = -3
+    # Given a house with a frontage out of range (a rule, checked after reading) and a lot
+    # area that is no number (found while reading), the frontage coming first in the schema
+    records = raw_records.head(1).astype({"LotArea": object})
+    records.loc[0, "LotFrontage"] = -5.0
+    records.loc[0, "LotArea"] = "big"
     features = list(schema.features)
-    assert features.index("MSSubClass") < features.index("LotArea")
+    assert features.index("LotFrontage") < features.index("LotArea")
 
     # When it is validated
     validated = validate_records(records=records, schema=schema)
 
     # Then its errors are in the schema's column order
-    assert [(e.row, e.column) for e in validated.errors] == [(0, "MSSubClass"), (0, "LotArea")]
+    assert [(e.row, e.column, e.kind) for e in validated.errors] == [
+        (0, "LotFrontage", ErrorKind.OUT_OF_RANGE),
+        (0, "LotArea", ErrorKind.NOT_A_NUMBER),
+    ]
 
 
 @pytest.mark.parametrize("blank", ["", "  ", None, np.nan], ids=["empty", "spaces", "none", "nan"])
