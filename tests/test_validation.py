@@ -461,16 +461,18 @@ def test_a_missing_number_is_an_error_only_where_a_value_is_required(
 def test_every_unseen_label_gets_a_warning_whatever_comes_before_it(
     test_records: pd.DataFrame, schema: InputSchema, fitted_domain: TrainingDomain
 ) -> None:
-    # Given houses whose street is a known label, a blank, then a label never seen
-    records = test_records.head(3).reset_index(drop=True)
-    records["Street"] = ["Pave", "  ", "Unheard"]
+    # Given houses whose street is a known label, a blank, a label never seen, then a known
+    # label in other case
+    records = test_records.head(4).reset_index(drop=True)
+    records["Street"] = ["Pave", "  ", "Unheard", "pave"]
 
     # When they are validated against what the model saw in training
     validated = validate_records(records=records, schema=schema, domain=fitted_domain)
 
-    # Then the unseen label is flagged, in its own row
+    # Then the unseen label and the one read as a known label are flagged, each in its row
     assert [(w.row, w.kind) for w in validated.warnings if w.column == "Street"] == [
-        (2, WarningKind.UNSEEN_LABEL)
+        (2, WarningKind.UNSEEN_LABEL),
+        (3, WarningKind.LABEL_NORMALISED),
     ]
 
 
@@ -631,7 +633,7 @@ def test_validation_through_the_public_column_reader_is_the_same(
 
 
 @pytest.mark.parametrize("n_rows", [2, 40], ids=["few-rows", "many-rows"])
-@pytest.mark.parametrize("unit", ["datetime64[s]", "timedelta64[s]"], ids=["dates", "durations"])
+@pytest.mark.parametrize("unit", ["datetime64[ns]", "timedelta64[ns]"], ids=["dates", "durations"])
 def test_a_column_of_times_is_the_wrong_type_not_numbers(
     test_records: pd.DataFrame, schema: InputSchema, n_rows: int, unit: str
 ) -> None:
