@@ -145,6 +145,19 @@ def test_frame_from_blocks_equals_concatenation(
     pd.testing.assert_frame_equal(by_blocks, by_concat)
 
 
+def test_frame_from_blocks_is_the_route_taken(
+    monkeypatch: pytest.MonkeyPatch, raw_records: pd.DataFrame, schema: InputSchema
+) -> None:
+    """Check that the shortcut is taken at all: otherwise the comparison above proves nothing."""
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the frame was concatenated")
+
+    monkeypatch.setattr(pd, "concat", refuse)
+    validated = validate_records(records=raw_records, schema=schema)
+    assert validated.frame.shape == (len(raw_records), len(schema.features))
+
+
 def test_result_counts_a_nan_price_as_a_price() -> None:
     """Check the numpy row check: NaN is a (bad) price, None is no price."""
     error = {"row": 0, "column": None, "kind": "missing_value", "message": "x"}
