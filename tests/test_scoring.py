@@ -33,6 +33,7 @@ from sklearn.neighbors import KNeighborsRegressor
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, RobustScaler
 
+from regression_model import predict
 from regression_model.config.core import Config, ModelSettings
 from regression_model.pipeline import PRICE_BAND, build_pipeline
 from regression_model.processing import scoring
@@ -122,6 +123,25 @@ def test_scorer_matches_pipeline_on_every_valid_row(
     # Then all three agree on every row
     np.testing.assert_allclose(selected, expected, rtol=RTOL)
     np.testing.assert_allclose(from_frame, expected, rtol=RTOL)
+
+
+@pytest.mark.parametrize("records_fixture", ["train_records", "test_records"])
+def test_shipped_model_scores_as_its_pipeline_on_every_valid_row(
+    config: Config, records_fixture: str, request: pytest.FixtureRequest
+) -> None:
+    """The sample pipeline above has fewer trees; the shipped model has the configured ones."""
+    # Given the shipped model, with its scorer, and every row of a shipped dataset
+    model = predict._trained_model()
+    records: pd.DataFrame = request.getfixturevalue(records_fixture)
+    validated = validate_records(records=records, schema=config.model.inputs, domain=model.domain)
+
+    # When its pipeline and its scorer predict the valid rows
+    expected = model.pipeline.predict(validated.frame[validated.is_valid])
+    scored = model.scorer.predict(validated.frame, rows=validated.is_valid)
+
+    # Then they agree on every row, with no step left to its own transform
+    assert model.scorer.fallback_steps == []
+    np.testing.assert_allclose(scored, expected, rtol=RTOL)
 
 
 def test_scorer_matches_pipeline_on_rows_with_missing_labels(
