@@ -197,11 +197,6 @@ def _aligned_columns(columns: dict[Any, Any]) -> dict[Any, Any]:
 _INT64 = np.iinfo(np.int64)
 
 
-def _blocks_to_frame() -> Any:
-    """pandas' ``api.internals.create_dataframe_from_blocks`` (pandas 3), or None before it."""
-    return getattr(getattr(pd.api, "internals", None), "create_dataframe_from_blocks", None)
-
-
 def _simple_record_to_frame(record: dict[Any, Any]) -> pd.DataFrame | None:
     """``pd.DataFrame([record])`` for a record of floats, ints and strings, built by block.
 
@@ -212,7 +207,7 @@ def _simple_record_to_frame(record: dict[Any, Any]) -> pd.DataFrame | None:
     record, or a pandas without ``create_dataframe_from_blocks``, returns None: the caller
     builds the frame as usual.
     """
-    create = _blocks_to_frame()
+    create = getattr(getattr(pd.api, "internals", None), "create_dataframe_from_blocks", None)
     if not record or create is None:
         return None
     positions: dict[type, list[int]] = {float: [], int: [], str: []}
@@ -740,7 +735,7 @@ def _frame_from_blocks(
     """
     n_numbers = numbers.shape[1]
     columns = _column_index(names)
-    create = _blocks_to_frame()
+    create = getattr(getattr(pd.api, "internals", None), "create_dataframe_from_blocks", None)
     if create is None:
         return pd.concat(
             [
