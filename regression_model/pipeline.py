@@ -21,6 +21,8 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, RobustScaler
 
 from regression_model.config.core import ModelSettings, SingleEstimator
+from regression_model.processing.boosted_trees import XGBoostTreesRegressor
+from regression_model.processing.domain import INPUT_CAPPER, PRICE_BAND
 from regression_model.processing.features import (
     Mapper,
     PresenceFlags,
@@ -29,10 +31,6 @@ from regression_model.processing.features import (
     WeightedSums,
 )
 from regression_model.processing.price_band import PriceBandRegressor
-
-# The steps whose fitted state is the model's domain (see processing/domain.py).
-INPUT_CAPPER = "cap_inputs_to_training_range"
-PRICE_BAND = "hold_price_to_training_band"
 
 
 def build_estimator(settings: ModelSettings, name: SingleEstimator) -> RegressorMixin:
@@ -46,6 +44,8 @@ def build_estimator(settings: ModelSettings, name: SingleEstimator) -> Regressor
         return GradientBoostingRegressor(
             **settings.gradient_boosting.model_dump(), random_state=seed
         )
+    if name == "xgboost":
+        return XGBoostTreesRegressor(**settings.xgboost.model_dump(), random_state=seed)
     return HistGradientBoostingRegressor(
         **settings.hist_gradient_boosting.model_dump(), random_state=seed
     )

@@ -6,10 +6,10 @@ import functools
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-from sklearn.pipeline import Pipeline
 
 from regression_model import __version__
 from regression_model.array_types import BoolArray, FloatArray
@@ -21,9 +21,12 @@ from regression_model.processing.intervals import (
     calibrated_level,
     interval_ends,
 )
-from regression_model.processing.scoring import PipelineScorer, compile_pipeline
+from regression_model.processing.scoring import PipelineScorer, compile_pipeline, scoring_threads
 from regression_model.processing.validation import to_frame, validate_records
 from regression_model.results import ErrorKind, PredictionResult, RowError, RowWarning, WarningKind
+
+if TYPE_CHECKING:
+    from sklearn.pipeline import Pipeline
 
 InputData = pd.DataFrame | Mapping[str, object] | Sequence[Mapping[str, object]]
 
@@ -68,7 +71,9 @@ def _load_trained_model() -> _TrainedModel:
     )
 
 
-def make_prediction(*, input_data: InputData, interval: float | None = None) -> PredictionResult:
+def make_prediction(
+    *, input_data: InputData, interval: float | None = None, threads: int | None = None
+) -> PredictionResult:
     """Predict sale prices for raw house records.
 
     Parameters
@@ -81,6 +86,10 @@ def make_prediction(*, input_data: InputData, interval: float | None = None) -> 
         A prediction-interval level that training calibrated (``config.yml``'s
         ``intervals.levels``, e.g. 0.9): the result then holds each row's range in
         ``lower`` and ``upper``. ``None`` asks for prices only.
+    threads : int, default=None
+        How many threads score a batch of more than 8,192 rows (smaller batches use the
+        calling thread only). ``None`` takes ``REGRESSION_MODEL_THREADS`` if it is set,
+        else every core the process may use. Prices do not depend on it, bit for bit.
 
     Returns
     -------
@@ -96,6 +105,7 @@ def make_prediction(*, input_data: InputData, interval: float | None = None) -> 
         If ``input_data`` repeats one of the model's columns, or its columns cannot be lined
         up into rows.
         If ``interval`` is not a calibrated level; the message lists the calibrated ones.
+        If ``threads`` is not a whole number of at least 1.
     ModelNotFoundError
         If no model has been trained for this package version.
 
@@ -106,6 +116,7 @@ def make_prediction(*, input_data: InputData, interval: float | None = None) -> 
     208500.3
     """
     records = to_frame(input_data)
+    n_threads = scoring_threads(threads)
     model = _trained_model()
     if interval is not None:
         calibrated_level(model.intervals, interval)  # a caller's mistake: fail before scoring
@@ -116,7 +127,7 @@ def make_prediction(*, input_data: InputData, interval: float | None = None) -> 
     errors, warnings = validated.errors, validated.warnings
     if validated.is_valid.any():
         is_valid = validated.is_valid
-        prices[is_valid] = model.scorer.predict(validated.frame, rows=is_valid)
+        prices[is_valid] = model.scorer.predict(validated.frame, rows=is_valid, threads=n_threads)
         failed = _unusable_predictions(prices, is_valid)
         if failed:  # sorted by row, as validation's errors are: the sort is stable
             errors = sorted(errors + failed, key=lambda error: error.row)

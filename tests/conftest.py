@@ -93,19 +93,20 @@ def training_sample(config: Config, train_records: pd.DataFrame) -> tuple[pd.Dat
     return validated.frame, sample[config.model.target].reset_index(drop=True)
 
 
-# The sample pipeline's gradient boosting grows this many trees, not the configured 1,000:
-# the same classes and code paths at a tenth of the fit, which `tox -e mutate` pays again in
-# every mutant's process. The shipped model (tests/test_predict.py) has the configured count.
+# The sample pipeline's boosted trees number this many, not the configured 1,000: the same
+# classes and code paths at a tenth of the fit, which `tox -e mutate` pays again in every
+# mutant's process. The shipped model (tests/test_predict.py) has the configured count.
 SAMPLE_BOOSTING_TREES = 100
 
 
 @pytest.fixture(scope="session")
 def fitted_pipeline(config: Config, training_sample: tuple[pd.DataFrame, pd.Series]) -> Pipeline:
     """A pipeline fitted on 600 training rows, so tests never need a shipped model."""
-    boosting = config.model.gradient_boosting.model_copy(
-        update={"n_estimators": SAMPLE_BOOSTING_TREES}
-    )
-    model_settings = config.model.model_copy(update={"gradient_boosting": boosting})
+    fewer_trees = {
+        name: getattr(config.model, name).model_copy(update={"n_estimators": SAMPLE_BOOSTING_TREES})
+        for name in ("gradient_boosting", "xgboost")
+    }
+    model_settings = config.model.model_copy(update=fewer_trees)
     return build_pipeline(model_settings).fit(*training_sample)
 
 

@@ -281,7 +281,7 @@ YAML_MISTAKES: list[tuple[str, tuple[str, int], str, str, str]] = [
         "estimator: blend",
         "estimator: forest",
         "line {line}, model.estimator: input should be one of 'lasso', 'elastic_net', "
-        "'gradient_boosting' or 'hist_gradient_boosting', 'blend', got 'forest'",
+        "'gradient_boosting', 'xgboost' or 'hist_gradient_boosting', 'blend', got 'forest'",
     ),
 ]
 

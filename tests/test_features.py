@@ -16,16 +16,18 @@ from sklearn.pipeline import Pipeline
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from regression_model.processing import features
+from regression_model.processing.arithmetic import (
+    map_labels,
+    presence_flags,
+    weighted_sum,
+    years_before,
+)
 from regression_model.processing.features import (
     Mapper,
     PresenceFlags,
     RangeCapper,
     TemporalVariableTransformer,
     WeightedSums,
-    map_labels,
-    presence_flags,
-    weighted_sum,
-    years_before,
 )
 from tests.strategies import integer_frames, label_frames
 

@@ -7,7 +7,7 @@ import functools
 import logging
 import re
 from collections.abc import Callable
-from typing import Any
+from typing import Any, get_args
 from unittest import mock
 
 import numpy as np
@@ -34,9 +34,11 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, RobustScaler
 
 from regression_model import predict
-from regression_model.config.core import Config, ModelSettings
-from regression_model.pipeline import PRICE_BAND, build_pipeline
+from regression_model.config.core import Config, ModelSettings, SingleEstimator
+from regression_model.pipeline import build_pipeline
 from regression_model.processing import scoring
+from regression_model.processing.boosted_trees import XGBoostTreesRegressor
+from regression_model.processing.domain import PRICE_BAND
 from regression_model.processing.features import (
     Mapper,
     PresenceFlags,
@@ -369,10 +371,7 @@ def _settings_for(config: Config, estimator: str) -> ModelSettings:
     return config.model.model_copy(update={"estimator": estimator})
 
 
-@pytest.mark.parametrize(
-    "estimator",
-    ["lasso", "elastic_net", "gradient_boosting", "hist_gradient_boosting", "blend"],
-)
+@pytest.mark.parametrize("estimator", [*get_args(SingleEstimator), "blend"])
 def test_every_class_the_pipeline_builds_has_a_compiled_form(
     config: Config, estimator: str
 ) -> None:
@@ -389,7 +388,7 @@ def test_every_class_the_pipeline_builds_has_a_compiled_form(
 
 def test_the_scorer_compiles_no_class_the_pipeline_never_builds(config: Config) -> None:
     built: set[type] = set()
-    for estimator in ("lasso", "elastic_net", "gradient_boosting", "hist_gradient_boosting"):
+    for estimator in get_args(SingleEstimator):
         *transformers, (_, final) = build_pipeline(_settings_for(config, estimator)).steps
         built |= {type(step) for _, step in transformers} | {type(e) for e in _nested(final)}
     built |= {VotingRegressor}  # the blend's
@@ -402,6 +401,7 @@ def test_the_scorer_compiles_no_class_the_pipeline_never_builds(config: Config) 
         ("lasso", {}),
         ("elastic_net", {}),
         ("gradient_boosting", {"gradient_boosting": {"n_estimators": 40}}),
+        ("xgboost", {"xgboost": {"n_estimators": 40}}),
         ("hist_gradient_boosting", {"hist_gradient_boosting": {"max_iter": 40}}),
     ],
 )
@@ -525,18 +525,18 @@ def test_unknown_final_estimator_runs_its_own_predict(
     )
 
 
-def _gradient_boosting(pipeline: Pipeline) -> Any:
+def _boosted_trees(pipeline: Pipeline) -> Any:
     blend = pipeline[-1].regressor_.regressor_
-    return next(m for m in blend.estimators_ if isinstance(m, GradientBoostingRegressor))
+    return next(m for m in blend.estimators_ if isinstance(m, XGBoostTreesRegressor))
 
 
 @pytest.mark.parametrize(
     ("find_step", "step_name", "class_name"),
     [
         (lambda pipeline: pipeline.named_steps["scale"], "scale", "RobustScaler"),
-        (_gradient_boosting, PRICE_BAND, "GradientBoostingRegressor"),
+        (_boosted_trees, PRICE_BAND, "XGBoostTreesRegressor"),
     ],
-    ids=["scaler", "gradient-boosting-in-the-blend"],
+    ids=["scaler", "boosted-trees-in-the-blend"],
 )
 def test_a_failing_compiler_logs_one_warning_and_the_step_runs_its_own_code(
     fitted_pipeline: Pipeline,

@@ -112,6 +112,18 @@ SCHEMA = Map(
                         "loss": Str(),
                     }
                 ),
+                "xgboost": Map(
+                    {
+                        "n_estimators": Int(),
+                        "learning_rate": Float(),
+                        "max_depth": Int(),
+                        "min_child_weight": Float(),
+                        "subsample": Float(),
+                        "colsample_bytree": Float(),
+                        "reg_lambda": Float(),
+                        "reg_alpha": Float(),
+                    }
+                ),
                 "hist_gradient_boosting": Map(
                     {
                         "max_iter": Int(),
@@ -291,7 +303,20 @@ class HistGradientBoostingSettings(_Frozen):
     l2_regularization: float = Field(ge=0)
 
 
-SingleEstimator = Literal["lasso", "elastic_net", "gradient_boosting", "hist_gradient_boosting"]
+class XGBoostSettings(_Frozen):
+    n_estimators: int = Field(gt=0)
+    learning_rate: float = Field(gt=0)
+    max_depth: int = Field(gt=0)
+    min_child_weight: float = Field(ge=0)
+    subsample: float = Field(gt=0, le=1)
+    colsample_bytree: float = Field(gt=0, le=1)
+    reg_lambda: float = Field(ge=0)
+    reg_alpha: float = Field(ge=0)
+
+
+SingleEstimator = Literal[
+    "lasso", "elastic_net", "gradient_boosting", "xgboost", "hist_gradient_boosting"
+]
 
 
 class ModelSettings(_Frozen):
@@ -323,6 +348,7 @@ class ModelSettings(_Frozen):
     lasso: LassoSettings
     elastic_net: ElasticNetSettings
     gradient_boosting: GradientBoostingSettings
+    xgboost: XGBoostSettings
     hist_gradient_boosting: HistGradientBoostingSettings
 
     @property

@@ -9,17 +9,11 @@ import platform
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import feature_engine
-import joblib
 import numpy as np
 import pandas as pd
-import sklearn
 from pydantic import BaseModel, ConfigDict, ValidationError
-from sklearn.exceptions import InconsistentVersionWarning, NotFittedError
-from sklearn.pipeline import Pipeline
-from sklearn.utils.validation import check_is_fitted
 
 from regression_model import __version__
 from regression_model.config.core import (
@@ -42,6 +36,9 @@ from regression_model.errors import (
 )
 from regression_model.processing.domain import TrainingDomain
 from regression_model.processing.intervals import IntervalCalibration
+
+if TYPE_CHECKING:
+    from sklearn.pipeline import Pipeline
 
 __all__ = [
     "ModelLoadError",
@@ -188,12 +185,17 @@ def metadata_path(model_path: Path) -> Path:
 
 def library_versions() -> dict[str, str]:
     """Versions of the interpreter and libraries that a pickled pipeline depends on."""
+    import feature_engine
+    import sklearn
+    import xgboost
+
     return {
         "python": platform.python_version(),
         "numpy": np.__version__,
         "pandas": pd.__version__,
         "scikit-learn": sklearn.__version__,
         "feature-engine": feature_engine.__version__,
+        "xgboost": xgboost.__version__,
     }
 
 
@@ -224,6 +226,8 @@ def save_pipeline(
         # The model, its metadata and its report share the model's stem.
         for old_file in model_dir.glob(f"{old_model.stem}.*"):
             old_file.unlink()
+    import joblib
+
     joblib.dump(pipeline, model_path)
     metadata = ModelMetadata(
         package_version=__version__,
@@ -357,6 +361,9 @@ def load_pipeline(
 
 def _check_usable(pipeline: Pipeline, model_path: Path, features: Sequence[str]) -> None:
     """Refuse a pipeline that is not fitted, or was fitted on columns other than ``features``."""
+    from sklearn.exceptions import NotFittedError
+    from sklearn.utils.validation import check_is_fitted
+
     try:
         check_is_fitted(pipeline)
     except (NotFittedError, TypeError, AttributeError) as error:
@@ -390,6 +397,11 @@ def _first_few(names: Sequence[str]) -> str:
 
 
 def _unpickle(model_path: Path) -> Pipeline:
+    # Imported here: scikit-learn loads with the first model, not with regression_model.predict.
+    import joblib
+    from sklearn.exceptions import InconsistentVersionWarning
+    from sklearn.pipeline import Pipeline
+
     # joblib is pickle: load only files this package wrote, which the sha256 check confirms.
     try:
         with warnings.catch_warnings():

@@ -7,12 +7,19 @@ and the warnings that tell a user their row lies outside it.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pandas as pd
 from pydantic import BaseModel, ConfigDict
-from sklearn.pipeline import Pipeline
 
 from regression_model.config.core import InputSchema
-from regression_model.pipeline import INPUT_CAPPER, PRICE_BAND
+
+if TYPE_CHECKING:
+    from sklearn.pipeline import Pipeline
+
+# The pipeline steps (pipeline.py) whose fitted state is the model's domain.
+INPUT_CAPPER = "cap_inputs_to_training_range"
+PRICE_BAND = "hold_price_to_training_band"
 
 
 class ValueRange(BaseModel):

@@ -8,7 +8,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, RegressorMixin, clone
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from regression_model.processing.features import clip_to_range
+from regression_model.processing.arithmetic import clip_to_range
 
 
 class PriceBandRegressor(RegressorMixin, BaseEstimator):

@@ -1,0 +1,234 @@
+"""The boosted trees: XGBoost's predictor and the numpy walk agree bit for bit, always."""
+
+from __future__ import annotations
+
+import copy
+import logging
+import pickle
+import subprocess
+import sys
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from regression_model import predict
+from regression_model.config.core import Config
+from regression_model.processing import boosted_trees
+from regression_model.processing.boosted_trees import WALK_MAX_ROWS, XGBoostTreesRegressor
+from regression_model.processing.scoring import (
+    CHUNK_ROWS,
+    THREADS_VARIABLE,
+    scoring_threads,
+)
+from regression_model.processing.validation import validate_records
+
+
+def _shipped_trees() -> XGBoostTreesRegressor:
+    blend = predict._trained_model().pipeline[-1].regressor_.regressor_
+    return next(m for m in blend.estimators_ if isinstance(m, XGBoostTreesRegressor))
+
+
+def _model_matrix(records: pd.DataFrame, config: Config) -> Any:
+    """What the shipped model's trees see for every valid row of ``records``, as float32."""
+    model = predict._trained_model()
+    validated = validate_records(records=records, schema=config.model.inputs, domain=model.domain)
+    matrix = model.pipeline[:-1].transform(validated.frame[validated.is_valid])
+    return np.ascontiguousarray(matrix, dtype=np.float32)
+
+
+@pytest.fixture()
+def trees_without_xgboost(monkeypatch: pytest.MonkeyPatch) -> XGBoostTreesRegressor:
+    """A fresh copy of the shipped trees, in a process where ``import xgboost`` fails.
+
+    The shipped trees load their booster first, so that they still score with XGBoost.
+    """
+    assert _shipped_trees()._loaded_booster() is not None
+    monkeypatch.setitem(sys.modules, "xgboost", None)  # makes the import raise ImportError
+    trees: XGBoostTreesRegressor = pickle.loads(pickle.dumps(_shipped_trees()))
+    return trees
+
+
+@pytest.mark.parametrize("records_fixture", ["train_records", "test_records"])
+def test_the_walk_gives_xgboosts_predictions_bit_for_bit_on_every_shipped_row(
+    config: Config, records_fixture: str, request: pytest.FixtureRequest
+) -> None:
+    # Given the shipped trees and the model matrix of every valid row of a shipped dataset
+    trees = _shipped_trees()
+    matrix = _model_matrix(request.getfixturevalue(records_fixture), config)
+    assert len(matrix) > WALK_MAX_ROWS  # so that score() asks XGBoost
+
+    # When XGBoost's predictor and the numpy walk score them
+    by_xgboost = trees.score(matrix)
+    by_walk = trees.walk(matrix)
+
+    # Then every price is the same to the last bit
+    assert np.array_equal(by_xgboost, by_walk)
+
+
+def test_missing_values_go_the_way_xgboost_sends_them() -> None:
+    # Given trees fitted on data with missing values, and rows with them in every column
+    rng = np.random.default_rng(0)
+    features = rng.normal(size=(300, 4))
+    features[rng.random(features.shape) < 0.2] = np.nan
+    target = np.nansum(features, axis=1)
+    trees = XGBoostTreesRegressor(n_estimators=30, max_depth=3).fit(features, target)
+    rows = np.ascontiguousarray(features, dtype=np.float32)
+
+    # When XGBoost and the walk score them
+    # Then they agree bit for bit
+    assert np.array_equal(trees.score(rows), trees.walk(rows))
+
+
+def test_training_twice_gives_the_same_trees_byte_for_byte(
+    training_sample: tuple[pd.DataFrame, pd.Series], fitted_pipeline: Any
+) -> None:
+    # Given the sample's model matrix and target
+    features, target = training_sample
+    matrix = fitted_pipeline[:-1].transform(features)
+
+    # When the trees are trained on it twice
+    first, second = (
+        XGBoostTreesRegressor(n_estimators=50, subsample=0.8, colsample_bytree=0.5).fit(
+            matrix, np.log(target)
+        )
+        for _ in range(2)
+    )
+
+    # Then the boosters are identical
+    assert first.booster_ == second.booster_
+
+
+def test_without_xgboost_the_trees_score_in_numpy_with_one_warning_and_the_same_prices(
+    trees_without_xgboost: XGBoostTreesRegressor,
+    config: Config,
+    test_records: pd.DataFrame,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Given the model matrix of test.csv, and what the shipped trees (with XGBoost) give
+    matrix = _model_matrix(test_records, config)
+    expected = _shipped_trees().score(matrix)
+
+    # When trees that cannot load XGBoost score it twice
+    with caplog.at_level(logging.WARNING, logger=boosted_trees.__name__):
+        first = trees_without_xgboost.score(matrix)
+        second = trees_without_xgboost.score(matrix)
+
+    # Then the prices are XGBoost's bit for bit, and one warning said why
+    assert np.array_equal(first, expected) and np.array_equal(second, expected)
+    assert len(caplog.records) == 1
+    assert (
+        caplog.records[0]
+        .getMessage()
+        .startswith("XGBoost could not load the boosted trees (ModuleNotFoundError")
+    )
+
+
+def test_a_pickled_model_scores_one_house_without_importing_xgboost(
+    test_records: pd.DataFrame,
+) -> None:
+    # Given a new interpreter
+    code = (
+        "import sys, pandas as pd\n"
+        "from regression_model.predict import make_prediction\n"
+        "from regression_model.config.core import DATASET_DIR\n"
+        "houses = pd.read_csv(DATASET_DIR / 'test.csv').head(1)\n"
+        "result = make_prediction(input_data=houses)\n"
+        "print(result.predictions[0] is not None, 'xgboost' in sys.modules)\n"
+    )
+
+    # When it loads the model and prices one house
+    completed = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+
+    # Then it priced it, and never imported XGBoost
+    assert completed.stdout.split() == ["True", "False"]
+
+
+def test_prices_are_the_same_bit_for_bit_on_one_thread_or_two(test_records: pd.DataFrame) -> None:
+    # Given a batch of several chunks
+    houses = pd.concat([test_records] * (2 * CHUNK_ROWS // len(test_records) + 1))
+    assert len(houses) > 2 * CHUNK_ROWS
+
+    # When it is scored on one thread and on two
+    one = predict.make_prediction(input_data=houses, threads=1).predictions
+    two = predict.make_prediction(input_data=houses, threads=2).predictions
+
+    # Then every price is the same
+    assert one == two
+
+
+@pytest.mark.parametrize(
+    ("threads", "environment", "expected"),
+    [
+        (3, None, 3),
+        (1, "4", 1),
+        (None, "2", 2),
+        (None, " 2 ", 2),
+    ],
+)
+def test_the_thread_count_comes_from_the_call_then_the_environment(
+    monkeypatch: pytest.MonkeyPatch, threads: int | None, environment: str | None, expected: int
+) -> None:
+    # Given the environment's setting, or none
+    if environment is None:
+        monkeypatch.delenv(THREADS_VARIABLE, raising=False)
+    else:
+        monkeypatch.setenv(THREADS_VARIABLE, environment)
+
+    # When the thread count is decided
+    # Then the call's count wins, then the environment's
+    assert scoring_threads(threads) == expected
+
+
+def test_without_a_setting_every_usable_core_scores(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(THREADS_VARIABLE, raising=False)
+    assert scoring_threads() == len(__import__("os").sched_getaffinity(0))
+
+
+@pytest.mark.parametrize(
+    ("threads", "environment", "message"),
+    [
+        (0, None, "threads=0: the thread count must be a whole number of at least 1"),
+        (-2, None, "threads=-2: the thread count must be a whole number of at least 1"),
+        (True, None, "threads=True: the thread count must be a whole number of at least 1"),
+        (
+            None,
+            "many",
+            f"{THREADS_VARIABLE}='many': the thread count must be a whole number of at least 1",
+        ),
+        (
+            None,
+            "0",
+            f"{THREADS_VARIABLE}='0': the thread count must be a whole number of at least 1",
+        ),
+    ],
+)
+def test_a_thread_count_below_one_is_refused_in_one_line(
+    monkeypatch: pytest.MonkeyPatch, threads: Any, environment: str | None, message: str
+) -> None:
+    if environment is not None:
+        monkeypatch.setenv(THREADS_VARIABLE, environment)
+    with pytest.raises(ValueError, match=f"^{message.replace('(', '.').replace(')', '.')}$"):
+        scoring_threads(threads)
+
+
+def test_make_prediction_refuses_a_bad_thread_count_before_scoring(
+    raw_records: pd.DataFrame,
+) -> None:
+    with pytest.raises(ValueError, match="thread count"):
+        predict.make_prediction(input_data=raw_records, threads=0)
+
+
+def test_a_deep_copy_of_loaded_trees_scores_as_the_original(test_records: pd.DataFrame) -> None:
+    # Given shipped trees whose booster is loaded, and a deep copy of them
+    trees = _shipped_trees()
+    matrix = np.zeros((WALK_MAX_ROWS + 1, trees.n_features_in_), dtype=np.float32)
+    trees.score(matrix)
+    duplicate = copy.deepcopy(trees)
+
+    # When both score
+    # Then they agree
+    assert np.array_equal(duplicate.score(matrix), trees.score(matrix))
