@@ -33,7 +33,7 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Generator, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from enum import Enum
 from pathlib import Path
 from types import FrameType
@@ -60,6 +60,7 @@ if sys.platform != "win32":
 if TYPE_CHECKING:
     import pyarrow as pa
 
+    from regression_model.batch import ScoredRows
     from regression_model.processing.domain import TrainingDomain
     from regression_model.results import RowError, RowWarning
 
@@ -420,6 +421,24 @@ def _signals_stop_like_ctrl_c() -> Iterator[None]:
             signal.signal(number, handler)
 
 
+def _scored_ahead(
+    chunks: Iterable[tuple[pa.Table, pd.DataFrame]], *, interval: float | None
+) -> Iterator[tuple[pa.Table, ScoredRows]]:
+    """Each chunk with its scores, scored by a background thread one chunk ahead.
+
+    Reading (a thread of its own, ``read_ahead``), scoring and writing (the caller) then
+    overlap: the writer's Arrow code and most of scoring release the GIL.
+    """
+    from regression_model.batch import score_rows
+    from regression_model.tables import read_ahead
+
+    def scored() -> Generator[tuple[pa.Table, ScoredRows], None, None]:
+        for table, frame in chunks:
+            yield table, score_rows(input_data=frame, interval=interval)
+
+    return read_ahead(scored())
+
+
 def _predict_csv(
     source: Path,
     partial: Path,
@@ -429,7 +448,7 @@ def _predict_csv(
     show_progress: bool,
     interval: float | None = None,
 ) -> tuple[int, int]:
-    from regression_model.batch import attach_scores_to_table, score_rows, scored_schema
+    from regression_model.batch import attach_scores_to_table, scored_schema
     from regression_model.tables import read_ahead, write_csv_header, write_csv_rows
 
     names = _csv_columns(source)
@@ -451,8 +470,7 @@ def _predict_csv(
             )
             with _writing(output):
                 write_csv_header(out, column_names=out_schema.names)
-            for table, frame in chunks:
-                scores = score_rows(input_data=frame, interval=interval)
+            for table, scores in _scored_ahead(chunks, interval=interval):
                 with _writing(output):
                     write_csv_rows(out, attach_scores_to_table(table=table, scores=scores))
                 n_rows += table.num_rows
@@ -479,7 +497,7 @@ def _predict_parquet(
 ) -> tuple[int, int]:
     import pyarrow.parquet as pq
 
-    from regression_model.batch import attach_scores_to_table, score_rows, scored_schema
+    from regression_model.batch import attach_scores_to_table, scored_schema
     from regression_model.tables import read_ahead
 
     out_schema = scored_schema(schema=_parquet_schema(source), has_interval=interval is not None)
@@ -498,8 +516,7 @@ def _predict_parquet(
                     on_progress=advance,
                 )
             )
-            for table, frame in chunks:
-                scores = score_rows(input_data=frame, interval=interval)
+            for table, scores in _scored_ahead(chunks, interval=interval):
                 # The input's Arrow columns pass through untouched; a failed row's price is null.
                 with _writing(output):
                     writer.write_table(attach_scores_to_table(table=table, scores=scores))
