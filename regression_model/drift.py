@@ -188,9 +188,14 @@ class DriftReport(_Frozen):
     version: str = Field(default=__version__)
 
     @property
-    def drifted_columns(self) -> list[str]:
+    def flagged_columns(self) -> list[str]:
         """The columns whose verdict is not ``stable``, most drifted first."""
         return [c.column for c in self.columns if c.verdict is not Verdict.STABLE]
+
+    @property
+    def has_drifted(self) -> bool:
+        """Whether any column's verdict is ``drifted``."""
+        return any(c.verdict is Verdict.DRIFTED for c in self.columns)
 
 
 def _share_edges(values: FloatArray, *, bins: int) -> tuple[float, ...]:
@@ -562,3 +567,21 @@ def profile_report(*, input_data: InputData) -> DriftReport:
     counter = drift_counter()
     counter.add(to_frame(input_data))
     return counter.report()
+
+
+def report_lines(report: DriftReport) -> list[str]:
+    """The report as the terminal shows it: a summary, a header, then one line per column."""
+    counts = {verdict: 0 for verdict in Verdict}
+    for column in report.columns:
+        counts[column.verdict] += 1
+    summary = ", ".join(f"{n} {verdict.value}" for verdict, n in counts.items())
+    lines = [
+        f"{report.rows:,} rows against {report.training_rows:,} training rows: {summary}",
+        f"{'column':<16} {'psi':>8} {'outside':>8} {'missing':>8} {'invalid':>8}  verdict",
+    ]
+    lines.extend(
+        f"{c.column:<16} {c.psi:>8.4f} {c.outside_share:>8.1%} {c.missing_share:>8.1%} "
+        f"{c.invalid_share:>8.1%}  {c.verdict.value}"
+        for c in report.columns
+    )
+    return lines
