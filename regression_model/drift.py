@@ -233,9 +233,9 @@ def _numeric_counts(values: FloatArray, edges: Sequence[float]) -> tuple[CountAr
 def _label_counts(values: pd.Series, labels: Sequence[str]) -> CountArray:
     """Rows per training label, then unseen labels, then missing values."""
     is_missing = values.isna().to_numpy()
-    codes = pd.Categorical(values.astype("string"), categories=list(labels)).codes
+    codes = pd.Index(labels, dtype=object).get_indexer(values.to_numpy(dtype=object))
     n_labels = len(labels)
-    # Code -1 is a label outside the categories, or a missing value (told apart below).
+    # Code -1 is a label not seen in training, or a missing value (told apart below).
     codes = np.where(codes < 0, n_labels, codes)
     counts = np.bincount(codes[~is_missing], minlength=n_labels + 1).astype(np.int64)
     return np.append(counts, np.int64(is_missing.sum()))
