@@ -48,6 +48,8 @@ __all__ = [
     "DriftCounter",
     "DriftReport",
     "InputProfile",
+    "LabelProfile",
+    "NumericProfile",
     "Verdict",
     "build_profile",
     "load_profile",
@@ -233,7 +235,7 @@ def _numeric_counts(values: FloatArray, edges: Sequence[float]) -> tuple[CountAr
 def _label_counts(values: pd.Series, labels: Sequence[str]) -> CountArray:
     """Rows per training label, then unseen labels, then missing values."""
     is_missing = values.isna().to_numpy()
-    codes = pd.Index(labels, dtype=object).get_indexer(values.to_numpy(dtype=object))
+    codes = pd.Index(list(labels), dtype="object").get_indexer(pd.Index(values, dtype="object"))
     n_labels = len(labels)
     # Code -1 is a label not seen in training, or a missing value (told apart below).
     codes = np.where(codes < 0, n_labels, codes)
@@ -384,9 +386,11 @@ def _numeric_bin_names(edges: Sequence[float]) -> list[str]:
         if lower is not None and np.nextafter(lower, np.inf) == upper:
             names.append(f"= {_edge_text(upper)}")
         elif next_edge is not None and np.nextafter(upper, np.inf) == next_edge:
-            names.append(f"< {_edge_text(next_edge)}" if lower is None else (
-                f"{_edge_text(lower)} to < {_edge_text(next_edge)}"
-            ))
+            names.append(
+                f"< {_edge_text(next_edge)}"
+                if lower is None
+                else (f"{_edge_text(lower)} to < {_edge_text(next_edge)}")
+            )
         elif lower is None:
             names.append(f"≤ {_edge_text(upper)}")
         else:
@@ -518,7 +522,10 @@ class DriftCounter:
         )
 
     def _verdict(self, index: float, outside_share: float) -> Verdict:
-        if index >= self.settings.psi_drifted or outside_share >= self.settings.outside_share_drifted:
+        if (
+            index >= self.settings.psi_drifted
+            or outside_share >= self.settings.outside_share_drifted
+        ):
             return Verdict.DRIFTED
         if index >= self.settings.psi_moderate:
             return Verdict.MODERATE
@@ -534,9 +541,7 @@ def drift_counter(*, config: Config | None = None) -> DriftCounter:
         If the trained model has no usable profile beside it.
     """
     config = get_config() if config is None else config
-    return DriftCounter(
-        profile=load_profile(model_path=_model_path(config)), settings=config.drift
-    )
+    return DriftCounter(profile=load_profile(model_path=_model_path(config)), settings=config.drift)
 
 
 def profile_report(*, input_data: InputData) -> DriftReport:

@@ -21,6 +21,8 @@ from regression_model.drift import (
     DriftCounter,
     DriftReport,
     InputProfile,
+    LabelProfile,
+    NumericProfile,
     Verdict,
     build_profile,
     load_profile,
@@ -69,7 +71,11 @@ def test_profile_covers_every_input_column_with_shares_summing_to_one(
     # Then every numeric and text input has one, and each column's shares sum to 1
     assert set(training_profile.numeric) == set(config.model.inputs.numeric_columns)
     assert set(training_profile.labels) == set(config.model.inputs.categorical)
-    for profile in [*training_profile.numeric.values(), *training_profile.labels.values()]:
+    profiles: list[NumericProfile | LabelProfile] = [
+        *training_profile.numeric.values(),
+        *training_profile.labels.values(),
+    ]
+    for profile in profiles:
         assert sum(profile.shares) + profile.missing_share == pytest.approx(1.0)
 
 
@@ -233,6 +239,8 @@ def test_shifted_copy_is_flagged_on_exactly_the_shifted_columns(
     # that few houses have (QUIET_AREAS)
     assert report.columns[0].column == "Neighborhood"
     assert report.columns[0].verdict is Verdict.DRIFTED
+    shares = {b.bin: b.input_share for b in report.columns[0].bins}
+    assert shares[SHIFTED_NEIGHBORHOOD] == 1.0
     assert set(report.flagged_columns) == {"Neighborhood", *area_columns} - QUIET_AREAS
     nonzero_share = (test_records[list(area_columns)].fillna(0) > 0).mean()
     assert (nonzero_share[list(QUIET_AREAS)] < QUIET_AREA_NONZERO_SHARE).all()
@@ -289,7 +297,7 @@ def test_a_report_of_no_rows_is_refused(training_profile: InputProfile, config: 
 def test_profile_report_takes_what_make_prediction_takes(test_records: pd.DataFrame) -> None:
     # Given 30 houses as a DataFrame and as a list of record dicts
     houses = test_records.head(30)
-    records = houses.to_dict(orient="records")
+    records = [{str(key): value for key, value in row.items()} for row in houses.to_dict("records")]
 
     # When each is compared with the trained model's profile
     # Then the reports are equal, and name the package version
@@ -340,7 +348,10 @@ def test_drift_prints_one_line_per_column_and_exits_0_without_drift(
     lines = stdout.splitlines()
     n_columns = len(config.model.features)
     assert (exit_code, stderr) == (0, "")
-    assert lines[0] == f"1,459 rows against 1,458 training rows: {n_columns} stable, 0 moderate, 0 drifted"
+    assert (
+        lines[0]
+        == f"1,459 rows against 1,458 training rows: {n_columns} stable, 0 moderate, 0 drifted"
+    )
     assert len(lines) == 2 + n_columns
     assert {line.split()[0] for line in lines[2:]} == set(config.model.features)
 
@@ -411,7 +422,15 @@ def test_drift_html_escapes_what_it_shows(config: Config) -> None:
         (lambda tmp: [tmp / "empty.csv", "--html", tmp / "no" / "page.html"], "does not exist"),
         (lambda tmp: [tmp / "empty.csv", "--chunk-size", 0], "--chunk-size"),
     ],
-    ids=["missing", "unknown-type", "no-rows", "missing-column", "html-exists", "html-dir", "chunk"],
+    ids=[
+        "missing",
+        "unknown-type",
+        "no-rows",
+        "missing-column",
+        "html-exists",
+        "html-dir",
+        "chunk",
+    ],
 )
 def test_drift_mistakes_are_one_line_and_exit_2(
     tmp_path: Path, test_records: pd.DataFrame, make_args: object, message: str
