@@ -41,9 +41,7 @@ def _percent(share: float) -> str:
 
 def column_chart(column: ColumnDrift) -> str:
     """An SVG bar chart of one column's bins: the training share beside the input share."""
-    highest = max(
-        (max(b.training_share, b.input_share) for b in column.bins), default=0.0
-    ) or 1.0
+    highest = max((max(b.training_share, b.input_share) for b in column.bins), default=0.0) or 1.0
     step = 2 * BAR_WIDTH + BAR_GAP + BIN_GAP
     width = 2 * MARGIN + step * len(column.bins)
     height = CHART_HEIGHT + LABEL_HEIGHT + MARGIN
