@@ -625,6 +625,17 @@ def main() -> None:
 _CHUNK_SIZE = click.IntRange(min=1, max=MAX_CHUNK_SIZE)
 
 
+def _chunk_size_option(help_text: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """The ``--chunk-size`` option every command that reads a file in chunks takes."""
+    return click.option(
+        "--chunk-size",
+        type=_CHUNK_SIZE,
+        default=DEFAULT_CHUNK_SIZE,
+        show_default=True,
+        help=help_text,
+    )
+
+
 @main.command()
 @click.argument("input_path", metavar="INPUT", type=click.Path(path_type=Path))
 @click.option(
@@ -636,13 +647,7 @@ _CHUNK_SIZE = click.IntRange(min=1, max=MAX_CHUNK_SIZE)
     help="Where to write the scored rows; the same format as INPUT.",
 )
 @click.option("--overwrite", is_flag=True, help="Replace OUTPUT if it exists.")
-@click.option(
-    "--chunk-size",
-    type=_CHUNK_SIZE,
-    default=DEFAULT_CHUNK_SIZE,
-    show_default=True,
-    help="Rows read, scored and written at a time; memory grows with it.",
-)
+@_chunk_size_option("Rows read, scored and written at a time; memory grows with it.")
 @click.option(
     "--interval",
     type=float,
@@ -715,13 +720,7 @@ def predict(
     show_default=True,
     help="How many of the first errors to list.",
 )
-@click.option(
-    "--chunk-size",
-    type=_CHUNK_SIZE,
-    default=DEFAULT_CHUNK_SIZE,
-    show_default=True,
-    help="Rows read and checked at a time.",
-)
+@_chunk_size_option("Rows read and checked at a time.")
 def validate(input_path: Path, max_errors: int, chunk_size: int) -> None:
     """Check every row of INPUT (.csv or .parquet) against the model's input schema.
 
@@ -810,13 +809,7 @@ def _trained_domain() -> TrainingDomain | None:
     help="Also write the report as an HTML page, with a chart per column that moved.",
 )
 @click.option("--overwrite", is_flag=True, help="Replace the --html file if it exists.")
-@click.option(
-    "--chunk-size",
-    type=_CHUNK_SIZE,
-    default=DEFAULT_CHUNK_SIZE,
-    show_default=True,
-    help="Rows read and counted at a time.",
-)
+@_chunk_size_option("Rows read and counted at a time.")
 def drift(
     input_path: Path, as_json: bool, html_path: Path | None, overwrite: bool, chunk_size: int
 ) -> None:
