@@ -381,16 +381,13 @@ def _numeric_bin_names(edges: Sequence[float]) -> list[str]:
     names = []
     lower: float | None = None
     for position, upper in enumerate(edges):
-        # A bin of its own: the edge before it is the float just below its value.
         next_edge = edges[position + 1] if position + 1 < len(edges) else None
+        # A value's own bin opens at the float just below it: name it by the value.
         if lower is not None and np.nextafter(lower, np.inf) == upper:
             names.append(f"= {_edge_text(upper)}")
         elif next_edge is not None and np.nextafter(upper, np.inf) == next_edge:
-            names.append(
-                f"< {_edge_text(next_edge)}"
-                if lower is None
-                else (f"{_edge_text(lower)} to < {_edge_text(next_edge)}")
-            )
+            below = f"< {_edge_text(next_edge)}"
+            names.append(below if lower is None else f"{_edge_text(lower)} to {below}")
         elif lower is None:
             names.append(f"≤ {_edge_text(upper)}")
         else:
