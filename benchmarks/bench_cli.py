@@ -83,10 +83,15 @@ print(json.dumps({"returncode": child.returncode, "stdout": child.stdout,
 
 def score(source: Path, output: Path, *, chunk_size: int | None) -> dict[str, Any]:
     """Run the command line on ``source``: wall seconds, peak memory and its summary line."""
-    command = [sys.executable, "-m", "regression_model", "predict", str(source)]
-    command += ["--output", str(output), "--overwrite"]
+    arguments = ["predict", str(source), "--output", str(output), "--overwrite"]
     if chunk_size is not None:
-        command += ["--chunk-size", str(chunk_size)]
+        arguments += ["--chunk-size", str(chunk_size)]
+    return run_command(arguments)
+
+
+def run_command(arguments: list[str]) -> dict[str, Any]:
+    """Run ``regression-model ARGUMENTS`` in a child: wall seconds, peak memory, first line."""
+    command = [sys.executable, "-m", "regression_model", *arguments]
     started = time.perf_counter()
     measured = subprocess.run(
         [sys.executable, "-c", _MEASURE, *command],
@@ -101,7 +106,7 @@ def score(source: Path, output: Path, *, chunk_size: int | None) -> dict[str, An
     return {
         "seconds": seconds,
         "peak_rss_mb": _mb(outcome["maxrss"]),
-        "summary": outcome["stdout"].strip(),
+        "summary": (outcome["stdout"].strip().splitlines() or [""])[0],
     }
 
 

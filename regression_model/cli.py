@@ -121,6 +121,10 @@ def _check_output(path: Path, *, input_format: TableFormat, overwrite: bool) -> 
             f"output {path} must be a {input_format.value} file, the same format as the input",
             culprit=path,
         )
+    _check_writable(path, overwrite=overwrite)
+
+
+def _check_writable(path: Path, *, overwrite: bool) -> None:
     if not path.parent.is_dir():
         raise OutputFileError(
             f"the output's directory {path.parent} does not exist", culprit=path.parent
@@ -545,12 +549,18 @@ def _check_columns(path: Path, columns: Sequence[str], *, has_interval: bool = F
         has a column that scoring adds.
     """
     from regression_model.batch import check_no_output_columns
-    from regression_model.config.core import get_config
 
     try:
         check_no_output_columns(columns=columns, has_interval=has_interval)
     except ValueError as error:
         raise InputFileError(f"{path}: {error}", culprit=path) from error
+    _check_model_columns(path, columns)
+
+
+def _check_model_columns(path: Path, columns: Sequence[str]) -> None:
+    """Refuse a file lacking any of the model's columns, naming the first few."""
+    from regression_model.config.core import get_config
+
     present = set(columns)
     missing = [name for name in get_config().model.features if name not in present]
     if missing:
@@ -632,6 +642,17 @@ def main() -> None:
 _CHUNK_SIZE = click.IntRange(min=1, max=MAX_CHUNK_SIZE)
 
 
+def _chunk_size_option(help_text: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """The ``--chunk-size`` option every command that reads a file in chunks takes."""
+    return click.option(
+        "--chunk-size",
+        type=_CHUNK_SIZE,
+        default=DEFAULT_CHUNK_SIZE,
+        show_default=True,
+        help=help_text,
+    )
+
+
 @main.command()
 @click.argument("input_path", metavar="INPUT", type=click.Path(path_type=Path))
 @click.option(
@@ -643,13 +664,7 @@ _CHUNK_SIZE = click.IntRange(min=1, max=MAX_CHUNK_SIZE)
     help="Where to write the scored rows; the same format as INPUT.",
 )
 @click.option("--overwrite", is_flag=True, help="Replace OUTPUT if it exists.")
-@click.option(
-    "--chunk-size",
-    type=_CHUNK_SIZE,
-    default=DEFAULT_CHUNK_SIZE,
-    show_default=True,
-    help="Rows read, scored and written at a time; memory grows with it.",
-)
+@_chunk_size_option("Rows read, scored and written at a time; memory grows with it.")
 @click.option(
     "--interval",
     type=float,
@@ -722,13 +737,7 @@ def predict(
     show_default=True,
     help="How many of the first errors to list.",
 )
-@click.option(
-    "--chunk-size",
-    type=_CHUNK_SIZE,
-    default=DEFAULT_CHUNK_SIZE,
-    show_default=True,
-    help="Rows read and checked at a time.",
-)
+@_chunk_size_option("Rows read and checked at a time.")
 def validate(input_path: Path, max_errors: int, chunk_size: int) -> None:
     """Check every row of INPUT (.csv or .parquet) against the model's input schema.
 
@@ -805,6 +814,48 @@ def _trained_domain() -> TrainingDomain | None:
         return load_metadata(model_path=_model_path()).domain
     except ModelLoadError:
         return None
+
+
+@main.command()
+@click.argument("input_path", metavar="INPUT", type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.option(
+    "--html",
+    "html_path",
+    type=click.Path(path_type=Path),
+    help="Also write the report as an HTML page, with a chart per column that moved.",
+)
+@click.option("--overwrite", is_flag=True, help="Replace the --html file if it exists.")
+@_chunk_size_option("Rows read and counted at a time.")
+def drift(
+    input_path: Path, as_json: bool, html_path: Path | None, overwrite: bool, chunk_size: int
+) -> None:
+    """Compare the columns of INPUT (.csv or .parquet) with the rows the model was trained on.
+
+    Prints one line per input column, the most drifted first: its population stability
+    index against the training profile, the share of its values outside the training range
+    (for labels: never seen in training), the missing and invalid shares, and the verdict
+    (limits in config.yml, `drift:`). Exits with 1 if any column has drifted.
+    """
+    from regression_model.drift import drift_counter, report_lines
+    from regression_model.drift_html import render_html
+
+    file_format = _check_input(input_path)
+    _check_model_columns(input_path, _input_columns(input_path, file_format))
+    if html_path is not None:
+        _check_writable(html_path, overwrite=overwrite)
+    counter = drift_counter()
+    for chunk in _frames(input_path, file_format=file_format, chunk_size=chunk_size):
+        counter.add(chunk)
+    if counter.rows == 0:
+        raise InputFileError(f"{input_path} has no rows to compare", culprit=input_path)
+    report = counter.report()
+    click.echo(report.model_dump_json(indent=2) if as_json else "\n".join(report_lines(report)))
+    if html_path is not None:
+        with _replacing(html_path, overwrite=overwrite) as partial, _writing(html_path):
+            partial.write_text(render_html(report=report, source=input_path.name), "utf-8")
+    if report.has_drifted:
+        sys.exit(1)
 
 
 @main.command()

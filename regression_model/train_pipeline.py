@@ -31,6 +31,7 @@ from regression_model.config.core import (
     check_training_settings,
     get_config,
 )
+from regression_model.drift import profile_path, write_profile
 from regression_model.pipeline import build_pipeline
 from regression_model.processing.data_manager import (
     ModelLoadError,
@@ -140,7 +141,8 @@ def cross_validate(
 def find_current_model(*, model_dir: Path, pipeline_name: str, fingerprint: str) -> Path | None:
     """The saved model of this version, if it is intact and was made from ``fingerprint``.
 
-    The report files must be there too: the model card always, and the figure wherever
+    The files beside it must be there too: the model card and the input profile (for
+    ``regression-model drift``) always, and the figure wherever
     matplotlib could draw it, so that a wheel built after a skipped training still ships
     them.
 
@@ -156,7 +158,7 @@ def find_current_model(*, model_dir: Path, pipeline_name: str, fingerprint: str)
         metadata = load_metadata(model_path=model_path)
     except ModelLoadError:
         return None
-    report_files = [model_path.with_suffix(".md")]
+    report_files = [model_path.with_suffix(".md"), profile_path(model_path)]
     if has_matplotlib():
         report_files.append(model_path.with_suffix(".png"))
     is_current = (
@@ -196,7 +198,8 @@ def run_training(
     Returns
     -------
     Path
-        The saved model file; its metadata, model card and figure lie beside it.
+        The saved model file; its metadata, input profile, model card and figure lie beside
+        it.
     """
     started = time.perf_counter()
     config = get_config() if config is None else config
@@ -265,6 +268,7 @@ def run_training(
         fingerprint=fingerprint,
         intervals=calibration.intervals,
     )
+    write_profile(features=X, config=config, model_path=model_path)
     report_files = write_report(
         model_path=model_path,
         metadata=load_metadata(model_path=model_path),
@@ -273,7 +277,10 @@ def run_training(
         y_pred=cv.predictions,
         held_out_intervals=calibration,
     )
-    beside = ", ".join(path.name for path in [model_path.with_suffix(".json"), *report_files])
+    beside = ", ".join(
+        path.name
+        for path in [model_path.with_suffix(".json"), profile_path(model_path), *report_files]
+    )
     logger.info("wrote %s, and beside it %s", model_path, beside)
     return model_path
 

@@ -22,7 +22,8 @@ from hypothesis import HealthCheck, Phase, settings
 from sklearn.pipeline import Pipeline
 
 import regression_model
-from regression_model.config.core import PACKAGE_ROOT, Config, load_config
+from regression_model.config.core import DATASET_DIR, PACKAGE_ROOT, Config, load_config
+from regression_model.drift import InputProfile, build_profile
 from regression_model.pipeline import build_pipeline
 from regression_model.processing.data_manager import (
     file_sha256,
@@ -32,6 +33,7 @@ from regression_model.processing.data_manager import (
 )
 from regression_model.processing.domain import TrainingDomain, learn_domain
 from regression_model.processing.validation import validate_records
+from regression_model.train_pipeline import drop_training_outliers, load_training_data
 
 # Properties that call the model are slow per example: keep their example counts low and
 # their deadline off (the first call loads the model).
@@ -97,6 +99,40 @@ def training_sample(config: Config, train_records: pd.DataFrame) -> tuple[pd.Dat
 # classes and code paths at a tenth of the fit, which `tox -e mutate` pays again in every
 # mutant's process. The shipped model (tests/test_predict.py) has the configured count.
 SAMPLE_BOOSTING_TREES = 100
+
+
+@pytest.fixture(scope="session")
+def training_profile(config: Config) -> InputProfile:
+    """The input profile of the training rows, as training builds it (no one may mutate it)."""
+    features, _ = drop_training_outliers(
+        *load_training_data(config=config, dataset_dir=DATASET_DIR), settings=config.model
+    )
+    return build_profile(
+        features=features,
+        numeric=config.model.inputs.numeric_columns,
+        labels=config.model.inputs.categorical,
+        settings=config.drift,
+    )
+
+
+@pytest.fixture(scope="session")
+def area_columns(config: Config) -> tuple[str, ...]:
+    """The input columns that hold areas in square feet (and MiscVal, dollars)."""
+    return config.model.inputs.numeric["areas"].columns
+
+
+# The one neighbourhood every house of ``shifted_records`` is moved to.
+SHIFTED_NEIGHBORHOOD = "NAmes"
+AREA_FACTOR = 1.5
+
+
+@pytest.fixture(scope="session")
+def shifted_records(test_records: pd.DataFrame, area_columns: tuple[str, ...]) -> pd.DataFrame:
+    """test.csv with every area 1.5 times as large and every house in one neighbourhood."""
+    shifted = test_records.copy()
+    shifted[list(area_columns)] = shifted[list(area_columns)] * AREA_FACTOR
+    shifted["Neighborhood"] = SHIFTED_NEIGHBORHOOD
+    return shifted
 
 
 @pytest.fixture(scope="session")

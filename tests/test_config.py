@@ -108,6 +108,13 @@ def _duplicate_column(tree: dict[str, Any]) -> None:
     tree["model"]["inputs"]["categorical"].append("GrLivArea")
 
 
+def _drift_setting(key: str, value: str) -> Edit:
+    def edit(tree: dict[str, Any]) -> None:
+        tree["drift"][key] = value
+
+    return edit
+
+
 # (case id, edit to the packaged config, text the error must contain)
 BROKEN_CONFIGS: list[tuple[str, Edit, str]] = [
     ("missing-key", _drop_pipeline_name, "pipeline_name"),
@@ -129,6 +136,14 @@ BROKEN_CONFIGS: list[tuple[str, Edit, str]] = [
     ("optional-feature-not-imputed", _optional_feature_not_imputed, "LotFrontage"),
     ("label-neither-scored-nor-encoded", _label_neither_scored_nor_encoded, "Neighborhood"),
     ("new-name-clashes-with-input", _engineered_name_clashes_with_input, "GarageCars"),
+    ("drift-limits-in-wrong-order", _drift_setting("psi_drifted", "0.05"), "drift.psi_drifted"),
+    ("drift-one-bin", _drift_setting("quantile_bins", "1"), "drift.quantile_bins"),
+    ("drift-share-floor-zero", _drift_setting("share_floor", "0.0"), "drift.share_floor"),
+    (
+        "drift-outside-share-above-one",
+        _drift_setting("outside_share_drifted", "1.5"),
+        "drift.outside_share_drifted",
+    ),
 ]
 
 

@@ -70,6 +70,7 @@ def test_wheel_holds_code_config_and_model_but_no_data(dist_dir: Path) -> None:
         f"regression_model/trained_models/regression_model_output_v{__version__}.pkl",
         f"regression_model/trained_models/regression_model_output_v{__version__}.json",
         f"regression_model/trained_models/regression_model_output_v{__version__}.md",
+        f"regression_model/trained_models/regression_model_output_v{__version__}.profile.json",
     ):
         assert required in names
     # ... and neither the training data nor the tests

@@ -80,10 +80,10 @@ def test_run_training_writes_this_versions_model_and_metadata(
 ) -> None:
     # Given a training run into an empty directory
     # Then it returned the model file it wrote, named for this version, with its metadata,
-    # model card and (where matplotlib is installed) diagnostics figure beside it
+    # input profile, model card and (where matplotlib is installed) diagnostics figure beside it
     assert trained_model.name == artifact_name(pipeline_name=config.app.pipeline_name)
     assert __version__ in trained_model.name
-    suffixes = [".pkl", ".json", ".md", *([".png"] if has_matplotlib() else [])]
+    suffixes = [".pkl", ".json", ".profile.json", ".md", *([".png"] if has_matplotlib() else [])]
     assert sorted(path.name for path in trained_model.parent.iterdir()) == sorted(
         trained_model.with_suffix(suffix).name for suffix in suffixes
     )
@@ -372,6 +372,12 @@ def _delete_model_card(config: Config, dataset_dir: Path, model_dir: Path) -> di
     return {}
 
 
+def _delete_input_profile(config: Config, dataset_dir: Path, model_dir: Path) -> dict[str, Any]:
+    (profile,) = model_dir.glob("*.profile.json")
+    profile.unlink()
+    return {}
+
+
 # (case id, change made after the first training; returns run_training's changed arguments)
 RETRAINING_CASES: list[tuple[str, Callable[[Config, Path, Path], dict[str, Any]]]] = [
     ("config-changed", _change_config),
@@ -379,6 +385,7 @@ RETRAINING_CASES: list[tuple[str, Callable[[Config, Path, Path], dict[str, Any]]
     ("forced", _force),
     ("model-file-replaced", _replace_model_file),
     ("model-card-missing", _delete_model_card),
+    ("input-profile-missing", _delete_input_profile),
 ]
 
 
@@ -407,6 +414,7 @@ def test_training_retrains_when_anything_it_depends_on_changed(
     assert after.keys() >= {
         model_path.with_suffix(".md").name,
         model_path.with_suffix(".json").name,
+        model_path.with_suffix(".profile.json").name,
     }
     recorded = json.loads(model_path.with_suffix(".json").read_text())["fingerprint"]
     data_dir = arguments.get("dataset_dir", DATASET_DIR)

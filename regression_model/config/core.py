@@ -35,6 +35,7 @@ __all__ = [
     "TRAINED_MODEL_DIR",
     "Config",
     "ConfigError",
+    "DriftSettings",
     "ModelSettings",
     "check_training_settings",
     "get_config",
@@ -134,6 +135,15 @@ SCHEMA = Map(
                         "l2_regularization": Float(),
                     }
                 ),
+            }
+        ),
+        "drift": Map(
+            {
+                "quantile_bins": Int(),
+                "psi_moderate": Float(),
+                "psi_drifted": Float(),
+                "outside_share_drifted": Float(),
+                "share_floor": Float(),
             }
         ),
         "serve": Map(
@@ -431,11 +441,32 @@ class ServeSettings(_Frozen):
     max_body_bytes: int = Field(gt=0)
 
 
+class DriftSettings(_Frozen):
+    """How training profiles each input column and how ``regression-model drift`` judges it."""
+
+    quantile_bins: int = Field(ge=2)
+    psi_moderate: float = Field(gt=0)
+    psi_drifted: float = Field(gt=0)
+    outside_share_drifted: float = Field(gt=0, le=1)
+    share_floor: float = Field(gt=0, lt=1)
+
+    @model_validator(mode="after")
+    def _check_order(self) -> DriftSettings:
+        if self.psi_drifted <= self.psi_moderate:
+            raise _key_error(
+                "psi_drifted",
+                f"must be above psi_moderate ({self.psi_drifted} <= {self.psi_moderate})",
+            )
+        return self
+
+
 class Config(_Frozen):
-    """The whole configuration: app settings, model settings and the HTTP service's settings."""
+    """The whole configuration: app settings, model settings, the HTTP service's settings and
+    the drift report's."""
 
     app: AppSettings
     model: ModelSettings
+    drift: DriftSettings
     serve: ServeSettings
 
 
