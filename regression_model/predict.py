@@ -23,7 +23,14 @@ from regression_model.processing.intervals import (
 )
 from regression_model.processing.scoring import PipelineScorer, compile_pipeline, scoring_threads
 from regression_model.processing.validation import to_frame, validate_records
-from regression_model.results import ErrorKind, PredictionResult, RowError, RowWarning, WarningKind
+from regression_model.results import (
+    ErrorKind,
+    Explanation,
+    PredictionResult,
+    RowError,
+    RowWarning,
+    WarningKind,
+)
 
 if TYPE_CHECKING:
     from sklearn.pipeline import Pipeline
@@ -72,7 +79,12 @@ def _load_trained_model() -> _TrainedModel:
 
 
 def make_prediction(
-    *, input_data: InputData, interval: float | None = None, threads: int | None = None
+    *,
+    input_data: InputData,
+    interval: float | None = None,
+    threads: int | None = None,
+    explain: bool = False,
+    explain_top: int | None = None,
 ) -> PredictionResult:
     """Predict sale prices for raw house records.
 
@@ -90,6 +102,13 @@ def make_prediction(
         How many threads score a batch of more than 8,192 rows (smaller batches use the
         calling thread only). ``None`` takes ``REGRESSION_MODEL_THREADS`` if it is set,
         else every core the process may use. Prices do not depend on it, bit for bit.
+    explain : bool, default=False
+        Also say why each house got its price: the result's ``explanations`` then hold,
+        per priced row, each input column's part of the log price and the largest parts
+        in words (``regression_model.explain`` says how).
+    explain_top : int, default=None
+        How many columns each explanation puts in words; ``None`` takes ``config.yml``'s
+        ``explain.top_columns``.
 
     Returns
     -------
@@ -106,6 +125,7 @@ def make_prediction(
         up into rows.
         If ``interval`` is not a calibrated level; the message lists the calibrated ones.
         If ``threads`` is not a whole number of at least 1.
+        If ``explain_top`` is not a whole number of at least 1.
     ModelNotFoundError
         If no model has been trained for this package version.
 
@@ -117,6 +137,7 @@ def make_prediction(
     """
     records = to_frame(input_data)
     n_threads = scoring_threads(threads)
+    top_columns = _explained_columns(explain_top) if explain else 0
     model = _trained_model()
     if interval is not None:
         calibrated_level(model.intervals, interval)  # a caller's mistake: fail before scoring
@@ -156,6 +177,38 @@ def make_prediction(
         version=__version__,
         lower=lower,
         upper=upper,
+        explanations=(
+            _explanations(model, validated.frame, prices, top_columns=top_columns)
+            if explain
+            else None
+        ),
+    )
+
+
+# --- Why this price (issue 22): the hook into regression_model.explain. ---
+
+
+def _explained_columns(explain_top: int | None) -> int:
+    """How many columns an explanation puts in words; a caller's mistake fails before scoring."""
+    if explain_top is None:
+        return get_config().explain.top_columns
+    if isinstance(explain_top, bool) or not isinstance(explain_top, int) or explain_top < 1:
+        raise ValueError(f"explain_top={explain_top!r}: must be a whole number of at least 1")
+    return explain_top
+
+
+def _explanations(
+    model: _TrainedModel, frame: pd.DataFrame, prices: FloatArray, *, top_columns: int
+) -> list[Explanation | None]:
+    # Imported here, not at the top: a prediction without explain loads none of it.
+    from regression_model.explain import explain_rows
+
+    return explain_rows(
+        pipeline=model.pipeline,
+        scorer=model.scorer,
+        frame=frame,
+        prices=prices,
+        top_columns=top_columns,
     )
 
 

@@ -36,6 +36,7 @@ __all__ = [
     "Config",
     "ConfigError",
     "DriftSettings",
+    "ExplainSettings",
     "ModelSettings",
     "check_training_settings",
     "get_config",
@@ -146,6 +147,7 @@ SCHEMA = Map(
                 "share_floor": Float(),
             }
         ),
+        "explain": Map({"top_columns": Int()}),
         "serve": Map(
             {
                 "host": Str(),
@@ -460,6 +462,12 @@ class DriftSettings(_Frozen):
         return self
 
 
+class ExplainSettings(_Frozen):
+    """How ``make_prediction(..., explain=True)`` puts a price's reasons in words."""
+
+    top_columns: int = Field(ge=1)
+
+
 class Config(_Frozen):
     """The whole configuration: app settings, model settings, the HTTP service's settings and
     the drift report's."""
@@ -467,6 +475,7 @@ class Config(_Frozen):
     app: AppSettings
     model: ModelSettings
     drift: DriftSettings
+    explain: ExplainSettings
     serve: ServeSettings
 
 
