@@ -115,6 +115,10 @@ def _drift_setting(key: str, value: str) -> Edit:
     return edit
 
 
+def _explain_top_zero(tree: dict[str, Any]) -> None:
+    tree["explain"]["top_columns"] = "0"
+
+
 # (case id, edit to the packaged config, text the error must contain)
 BROKEN_CONFIGS: list[tuple[str, Edit, str]] = [
     ("missing-key", _drop_pipeline_name, "pipeline_name"),
@@ -139,6 +143,7 @@ BROKEN_CONFIGS: list[tuple[str, Edit, str]] = [
     ("drift-limits-in-wrong-order", _drift_setting("psi_drifted", "0.05"), "drift.psi_drifted"),
     ("drift-one-bin", _drift_setting("quantile_bins", "1"), "drift.quantile_bins"),
     ("drift-share-floor-zero", _drift_setting("share_floor", "0.0"), "drift.share_floor"),
+    ("explain-top-zero", _explain_top_zero, "explain.top_columns"),
     (
         "drift-outside-share-above-one",
         _drift_setting("outside_share_drifted", "1.5"),
