@@ -82,7 +82,9 @@ Lineage = dict[str, dict[str, Share]]
 
 
 class _Member(Protocol):
-    weight: float
+    @property
+    def weight(self) -> float:
+        """The member's weight in the blend."""
 
     def explain(self, matrix: FloatArray) -> tuple[float, FloatArray]:
         """The base value and the rows-by-columns contributions of the model matrix."""
@@ -113,9 +115,7 @@ class _TreesMember:
         gap = self.trees.score(features) - base - contributions.sum(axis=1)
         size = np.abs(contributions)
         total = size.sum(axis=1, keepdims=True)
-        portion = np.divide(
-            size, total, out=np.full_like(size, 1 / size.shape[1]), where=total > 0
-        )
+        portion = np.divide(size, total, out=np.full_like(size, 1 / size.shape[1]), where=total > 0)
         return base, contributions + gap[:, np.newaxis] * portion
 
 
@@ -140,9 +140,7 @@ class Explainer:
     lower: float
     upper: float
 
-    def contributions(
-        self, frame: pd.DataFrame, rows: BoolArray
-    ) -> tuple[FloatArray, BoolArray]:
+    def contributions(self, frame: pd.DataFrame, rows: BoolArray) -> tuple[FloatArray, BoolArray]:
         """Each selected row's contribution per input column, and which inputs were held.
 
         Parameters
@@ -255,8 +253,8 @@ def _follow(
                 [(lineage[part], share) for part, share in zip(weights, shares)]
             )
     elif isinstance(fitted, MathFeatures):
-        factors = list(fitted.variables_)
-        for name in fitted.new_variables_names:
+        factors = [str(factor) for factor in fitted.variables_]
+        for name in fitted.new_variables_names or []:
             lineage[name] = _combined([(lineage[factor], 1 / len(factors)) for factor in factors])
     elif isinstance(fitted, PresenceFlags):
         for name, column in fitted.flags_.items():
@@ -264,7 +262,7 @@ def _follow(
     elif isinstance(fitted, SklearnTransformerWrapper) and isinstance(
         fitted.transformer_, OneHotEncoder
     ):
-        encoder, variables = fitted.transformer_, list(fitted.variables_)
+        encoder, variables = fitted.transformer_, [str(name) for name in fitted.variables_]
         names = [str(name) for name in encoder.get_feature_names_out(variables)]
         sources = [
             variable
@@ -380,16 +378,13 @@ def _member(estimator: Any, *, weight: float, mean: FloatArray) -> _Member:
 
     if isinstance(estimator, XGBoostTreesRegressor):
         return _TreesMember(weight=weight, trees=estimator)
-    coef = getattr(estimator, "coef_", None)
-    intercept = getattr(estimator, "intercept_", None)
-    if coef is not None and np.ndim(coef) == 1 and np.ndim(intercept) == 0:
-        coef = np.asarray(coef, dtype=np.float64)
-        return _LinearMember(
-            weight=weight,
-            coef=coef,
-            mean=mean,
-            base=float(intercept) + float(coef @ mean),
-        )
+    if hasattr(estimator, "coef_") and hasattr(estimator, "intercept_"):
+        coef = np.asarray(estimator.coef_, dtype=np.float64)
+        intercept = np.asarray(estimator.intercept_, dtype=np.float64)
+        if coef.ndim == 1 and intercept.ndim == 0:  # one target: a line per house
+            return _LinearMember(
+                weight=weight, coef=coef, mean=mean, base=float(intercept) + float(coef @ mean)
+            )
     raise ModelNotExplainableError(
         f"a {type(estimator).__name__} cannot be explained: explanations cover linear models "
         "(coef_, intercept_) and XGBoostTreesRegressor"

@@ -155,9 +155,10 @@ class PredictionResult(BaseModel):
         if self.explanations is None:
             return self
         is_explained = np.array([found is not None for found in self.explanations], dtype=bool)
-        if len(self.explanations) != len(self.predictions) or (
-            is_explained != _has_price(self.predictions)
-        ).any():
+        if (
+            len(self.explanations) != len(self.predictions)
+            or (is_explained != _has_price(self.predictions)).any()
+        ):
             raise ValueError("explanations must hold one per priced row, None elsewhere")
         return self
 

@@ -84,7 +84,7 @@ def test_explanations_put_the_largest_contributions_in_words(
     assert len(explanation.top) == config.explain.top_columns
     largest = sorted(explanation.contributions.items(), key=lambda item: -abs(item[1]))
     for words, (column, contribution) in zip(explanation.top, largest):
-        value = test_records.at[4, column]
+        value: Any = test_records.at[4, column]
         if isinstance(value, float) and value.is_integer():
             value = int(value)  # the words show 80, not 80.0
         change = 100 * math.expm1(contribution)
@@ -98,14 +98,14 @@ def test_explanations_put_the_largest_contributions_in_words(
     ids=["score", "label", "area", "sale-year"],
 )
 def test_a_column_changed_in_one_row_moves_only_that_rows_explanation(
-    test_records: pd.DataFrame, column: str, value: object
+    test_records: pd.DataFrame, column: str, value: int | str
 ) -> None:
     """Check that an explanation depends on its own row only, and follows the column."""
     # Given twelve houses, and a copy where one house has another value in one column
     houses = test_records.head(12).reset_index(drop=True)
     changed = houses.copy()
     changed[column] = changed[column].astype(object)
-    changed.at[5, column] = value
+    changed.loc[5, column] = value
 
     # When both are explained
     before = make_prediction(input_data=houses, explain=True).explanations
@@ -164,16 +164,16 @@ def test_a_linear_models_contribution_is_its_coefficients_times_the_distance_fro
 
 def _tree_expectation(tree: pd.DataFrame, row: np.ndarray, known: set[int]) -> float:
     """The tree's expected value given the features in ``known`` (TreeSHAP's Algorithm 1)."""
-    nodes = tree.set_index("ID")
+    nodes: dict[str, Any] = {str(node["ID"]): node for node in tree.to_dict("records")}
 
     def value(node_id: str) -> float:
-        node = nodes.loc[node_id]
+        node = nodes[node_id]
         if node["Feature"] == "Leaf":
             return float(node["Gain"])
         feature = int(str(node["Feature"]).lstrip("f"))
         if feature in known:
             return value(node["Yes"] if row[feature] < node["Split"] else node["No"])
-        yes, no = nodes.loc[node["Yes"]], nodes.loc[node["No"]]
+        yes, no = nodes[node["Yes"]], nodes[node["No"]]
         weighted = yes["Cover"] * value(node["Yes"]) + no["Cover"] * value(node["No"])
         return float(weighted / node["Cover"])
 
@@ -328,7 +328,9 @@ def test_a_prediction_without_explain_has_none_and_never_imports_the_explainer()
     assert completed.stdout.split() == ["True", "False"]
 
 
-@pytest.mark.parametrize("explain_top", [0, -1, True, 2.5], ids=["zero", "negative", "bool", "float"])
+@pytest.mark.parametrize(
+    "explain_top", [0, -1, True, 2.5], ids=["zero", "negative", "bool", "float"]
+)
 def test_explain_top_must_be_a_whole_number_of_at_least_one(
     raw_records: pd.DataFrame, explain_top: Any
 ) -> None:
