@@ -505,6 +505,24 @@ def test_predict_passes_an_interval_level_through(client: TestClient, config: Co
     assert answer.json()["lower"][0] < answer.json()["predictions"][0] < answer.json()["upper"][0]
 
 
+def test_predict_passes_explain_through(client: TestClient) -> None:
+    """Check that ?explain=true gives each priced house its explanation (issue 22)."""
+    # Given a house with a bad value and a good one
+    houses = [{**load_example_houses()[0], "LotArea": -5}, load_example_houses()[1]]
+
+    # When they are priced with explanations, and without
+    answer = client.post("/v1/predict?explain=true", json=houses)
+    plain = client.post("/v1/predict", json=houses)
+
+    # Then the answer is make_prediction's with explain, and null without it
+    assert answer.status_code == 200
+    expected = make_prediction(input_data=houses, explain=True)
+    assert answer.json() == json.loads(expected.model_dump_json())
+    assert answer.json()["explanations"][0] is None
+    assert len(answer.json()["explanations"][1]["top"]) == 3
+    assert plain.json()["explanations"] is None
+
+
 def test_predict_refuses_an_uncalibrated_interval_level(client: TestClient) -> None:
     answer = client.post("/v1/predict?interval=0.85", json=load_example_houses()[0])
     assert answer.status_code == 422

@@ -88,13 +88,18 @@ async def predict(
         default=None,
         description="A calibrated level (see /v1/model) for `lower` and `upper` price ends.",
     ),
+    explain: bool = Query(
+        default=False,
+        description="Add `explanations`: each input column's part of each house's log price.",
+    ),
 ) -> Response:
     """Price houses: a list of house records (raw column names) or one record.
 
     The answer holds one prediction per house, in order, ``null`` where the house has
     errors; a house with a bad value is a row error in a 200 answer, never a refusal. With
     ``?interval=0.9`` (a level training calibrated) each priced house also gets the ends of
-    its range; an uncalibrated level is refused (422) naming the calibrated ones.
+    its range; an uncalibrated level is refused (422) naming the calibrated ones. With
+    ``?explain=true`` each priced house also gets its explanation (README, "Why this price").
     """
     model = _loaded_model(request)
     settings = _state(request).config.serve
@@ -106,7 +111,9 @@ async def predict(
     body = await _read_body(request, limit=settings.max_body_bytes)
     records = _parse_houses(body, max_rows=settings.max_rows_per_request)
     # Scoring holds the CPU for milliseconds: in a worker thread, the loop keeps serving.
-    result = await run_in_threadpool(make_prediction, input_data=records, interval=interval)
+    result = await run_in_threadpool(
+        make_prediction, input_data=records, interval=interval, explain=explain
+    )
     return Response(content=result.model_dump_json(), media_type="application/json")
 
 
