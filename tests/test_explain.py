@@ -12,13 +12,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sklearn.compose import TransformedTargetRegressor
 from sklearn.dummy import DummyRegressor
 from sklearn.ensemble import HistGradientBoostingRegressor, VotingRegressor
 from sklearn.linear_model import Ridge
 from sklearn.pipeline import Pipeline
 
-from regression_model.config.core import Config
+from regression_model.config.core import DATASET_DIR, Config
 from regression_model.errors import ModelNotExplainableError
 from regression_model.explain import Explainer, build_explainer
 from regression_model.pipeline import build_pipeline
@@ -119,6 +121,33 @@ def test_a_column_changed_in_one_row_moves_only_that_rows_explanation(
     ]
     assert after[5] is not None and before[5] is not None
     assert after[5].contributions[column] != before[5].contributions[column]
+
+
+@settings(max_examples=15)
+@given(
+    rows=st.lists(st.integers(0, 1458), min_size=1, max_size=6),
+    quality=st.integers(1, 10),
+    living_area=st.floats(0, 250_000),
+    neighborhood=st.sampled_from(["NAmes", "NoRidge", "Atlantis"]),
+)
+def test_any_changed_houses_explanations_add_up_to_their_log_prices(
+    test_records: pd.DataFrame, rows: list[int], quality: int, living_area: float, neighborhood: str
+) -> None:
+    """Check the sum on houses changed anywhere in the schema's range, held values included."""
+    # Given a few houses of test.csv with another quality, living area and neighbourhood
+    houses = test_records.iloc[rows].assign(
+        OverallQual=quality, GrLivArea=living_area, Neighborhood=neighborhood
+    )
+
+    # When they are explained
+    result = make_prediction(input_data=houses, explain=True)
+    assert result.explanations is not None
+
+    # Then every priced house's parts add up to its log price
+    for price, explanation in zip(result.predictions, result.explanations):
+        assert (price is None) == (explanation is None)
+        if price is not None:
+            assert _log_price_gap(price, explanation) < LOG_PRICE_TOLERANCE
 
 
 @pytest.fixture(scope="module")
@@ -308,24 +337,28 @@ def test_a_price_held_by_the_band_has_a_band_term_so_the_parts_still_add_up(
     assert result.explanations[band_row].price_band < 0  # type: ignore[union-attr]
 
 
-def test_a_prediction_without_explain_has_none_and_never_imports_the_explainer() -> None:
-    # Given a new interpreter
-    code = (
-        "import sys, pandas as pd\n"
-        "from regression_model.predict import make_prediction\n"
-        "from regression_model.config.core import DATASET_DIR\n"
-        "houses = pd.read_csv(DATASET_DIR / 'test.csv').head(20)\n"
-        "result = make_prediction(input_data=houses)\n"
-        "print(result.explanations is None, 'regression_model.explain' in sys.modules)\n"
-    )
+# Run in a new interpreter: prices the houses of the file it is given without explain, and
+# says whether the result has explanations and whether the explanation module was imported.
+WITHOUT_EXPLAIN = """
+import sys
+import pandas as pd
+from regression_model.predict import make_prediction
+result = make_prediction(input_data=pd.read_csv(sys.argv[1]).head(20))
+print(result.explanations is None, "regression_model.explain" in sys.modules)
+"""
 
-    # When it prices houses without asking why
-    completed = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+
+def test_a_prediction_without_explain_has_none_and_never_imports_the_explainer(
+    config: Config,
+) -> None:
+    # Given a new interpreter, when it prices houses without asking why
+    houses = DATASET_DIR / config.app.test_data_file
+    run = subprocess.run(
+        [sys.executable, "-c", WITHOUT_EXPLAIN, houses], capture_output=True, text=True, check=True
     )
 
     # Then there are no explanations, and the explanation module was never loaded
-    assert completed.stdout.split() == ["True", "False"]
+    assert run.stdout.split() == ["True", "False"]
 
 
 @pytest.mark.parametrize(
