@@ -127,10 +127,16 @@ class Explainer:
 
     Attributes
     ----------
+    scorer : PipelineScorer
+        The compiled pipeline, whose feature steps the explanation runs and follows.
     columns : tuple of str
         The input columns explained, in the order of the input frame.
+    members : tuple
+        The blend's members, each with its weight, as they are explained.
     base : float
         The log price every explanation starts from: the blend of the members' bases.
+    lower, upper : float
+        The price band: a price at either edge gets a ``price_band`` term.
     """
 
     scorer: PipelineScorer
@@ -157,12 +163,12 @@ class Explainer:
         held : ndarray of bool
             Selected rows by ``columns``: the inputs behind a value held to the training range.
         """
-        names, arrays = frame.columns.tolist(), column_arrays(frame)
+        table = Table.from_arrays(frame.columns.tolist(), column_arrays(frame), len(frame))
         positions = np.flatnonzero(rows)
+        # In chunks, as the scorer prices: the widest arrays (the model matrix, the trees'
+        # values) then take memory for one chunk at a time.
         parts = [
-            self._explain_table(
-                Table.from_arrays(names, arrays, len(frame)).take(positions[start:stop])
-            )
+            self._explain_table(table.take(positions[start:stop]))
             for start, stop in _chunks(len(positions))
         ]
         if not parts:
@@ -202,8 +208,10 @@ class Explainer:
                 raise _untraceable(step.name, step.fitted)
             _follow(step.name, step.fitted, before, before_names, state, names, lineage)
             for name, changed in _held_values(step.fitted, before, state).items():
-                for source in lineage[name]:
-                    held[:, place[source]] |= changed
+                for source, share in lineage[name].items():
+                    # A source with no share in this row's value (no basement in TotalSF)
+                    # was not held.
+                    held[:, place[source]] |= changed & (np.asarray(share) > 0)
         matrix = state.to_matrix(names) if isinstance(state, Table) else state
         return matrix, names, lineage, held
 
