@@ -109,7 +109,10 @@ class _TreesMember:
 
     def explain(self, matrix: FloatArray) -> tuple[float, FloatArray]:
         features = np.ascontiguousarray(matrix, dtype=np.float32)
-        values = np.asarray(self.trees.shap_values(features), dtype=np.float64)
+        try:
+            values = np.asarray(self.trees.shap_values(features), dtype=np.float64)
+        except ImportError as error:  # prices need no XGBoost (a numpy walk), TreeSHAP does
+            raise ModelNotExplainableError(str(error)) from error
         contributions, base = values[:, :-1], float(values[0, -1])
         # float32 rounding (see the module's docstring): spread it by size, row by row.
         gap = self.trees.score(features) - base - contributions.sum(axis=1)

@@ -460,6 +460,19 @@ def test_a_model_saved_before_explanations_asks_to_be_retrained(
         _explainer(broken)
 
 
+def test_trees_without_xgboost_cannot_be_explained_and_say_why(
+    fitted_pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given the sample pipeline, unpickled (no booster loaded) where XGBoost cannot import
+    unpickled = copy.deepcopy(fitted_pipeline)
+    monkeypatch.setitem(sys.modules, "xgboost", None)  # makes the import raise ImportError
+
+    # When an explainer is built (it explains a row to learn the trees' base), then it
+    # fails in one line naming XGBoost
+    with pytest.raises(ModelNotExplainableError, match="needs XGBoost"):
+        _explainer(unpickled)
+
+
 def test_result_rejects_explanations_that_do_not_align_with_the_prices() -> None:
     explanation = Explanation(
         base=12.0, contributions={"LotArea": 0.1}, price_band=0.0, top=[], held=[]
