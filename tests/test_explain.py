@@ -23,7 +23,6 @@ from sklearn.pipeline import Pipeline
 from regression_model.config.core import DATASET_DIR, Config
 from regression_model.errors import ModelNotExplainableError
 from regression_model.explain import Explainer, build_explainer
-from regression_model.pipeline import build_pipeline
 from regression_model.predict import make_prediction
 from regression_model.processing.boosted_trees import XGBoostTreesRegressor
 from regression_model.processing.scoring import Table, compile_pipeline
@@ -46,12 +45,6 @@ def _log_price_gap(price: float | None, explanation: Explanation | None) -> floa
     assert price is not None and explanation is not None
     explained = explanation.base + math.fsum(explanation.contributions.values())
     return abs(math.log(price) - explained - explanation.price_band)
-
-
-@pytest.fixture(scope="module")
-def explained_test_set(test_records: pd.DataFrame) -> PredictionResult:
-    """Every row of test.csv, priced and explained by the shipped model."""
-    return make_prediction(input_data=test_records, explain=True)
 
 
 def test_explanations_add_up_to_the_log_price_on_every_row_of_test_csv(
@@ -148,14 +141,6 @@ def test_any_changed_houses_explanations_add_up_to_their_log_prices(
         assert (price is None) == (explanation is None)
         if price is not None:
             assert _log_price_gap(price, explanation) < LOG_PRICE_TOLERANCE
-
-
-@pytest.fixture(scope="module")
-def linear_pipeline(config: Config, training_sample: tuple[pd.DataFrame, pd.Series]) -> Pipeline:
-    """The configured pipeline with Lasso alone as its estimator, fitted on the sample."""
-    return build_pipeline(config.model.model_copy(update={"estimator": "lasso"})).fit(
-        *training_sample
-    )
 
 
 @pytest.mark.parametrize(
