@@ -18,9 +18,7 @@ from regression_model.config.core import Config
 from regression_model.predict import THREADS_VARIABLE, scoring_threads
 from regression_model.processing import boosted_trees
 from regression_model.processing.boosted_trees import WALK_MAX_ROWS, XGBoostTreesRegressor
-from regression_model.processing.residual_trim import (
-    predicting_estimator,
-)
+from regression_model.processing.residual_trim import predicting_estimator
 from regression_model.processing.scoring import CHUNK_ROWS
 from regression_model.processing.validation import validate_records
 
