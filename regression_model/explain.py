@@ -14,7 +14,8 @@ split into a base value, the same for every house, and one contribution per colu
   ``coef_j * (z_j - mean_j)``, with base ``intercept + coef . mean``, where ``mean`` is the
   training mean of the model matrix, learned in fit (``PriceBandRegressor.feature_mean_``).
   These are the linear model's exact (interventional) SHAP values.
-- XGBoost trees (``XGBoostTreesRegressor``): XGBoost's own TreeSHAP
+- XGBoost trees (``XGBoostTreesRegressor``, also inside a ``ResidualTrimmedRegressor``,
+  whose second fit is the one that predicts): XGBoost's own TreeSHAP
   (``Booster.predict(..., pred_contribs=True)``, exact path-dependent TreeSHAP), with base
   the trees' expected value over the training rows. XGBoost computes these in float32, and
   adds its trees in float32: the gap between the row's prediction and the sum of its
@@ -386,6 +387,10 @@ def _weighted_members(estimator: Any) -> list[tuple[Any, float]]:
 
 def _member(estimator: Any, *, weight: float, mean: FloatArray) -> _Member:
     from regression_model.processing.boosted_trees import XGBoostTreesRegressor
+    from regression_model.processing.residual_trim import predicting_estimator
+
+    # A residual-trimmed member predicts with its second fit: that fit is the one explained.
+    estimator = predicting_estimator(estimator)
 
     if isinstance(estimator, XGBoostTreesRegressor):
         return _TreesMember(weight=weight, trees=estimator)

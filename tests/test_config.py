@@ -84,6 +84,13 @@ def _blend_of_one(tree: dict[str, Any]) -> None:
     tree["model"]["blend"] = ["lasso"]
 
 
+def _residual_trim(key: str, value: Any) -> Edit:
+    def edit(tree: dict[str, Any]) -> None:
+        tree["model"]["residual_trim"][key] = value
+
+    return edit
+
+
 def _product_of_unknown_column(tree: dict[str, Any]) -> None:
     tree["model"]["products"]["QualSF"] = ["OverallQual", "TotalArea"]
 
@@ -135,6 +142,8 @@ BROKEN_CONFIGS: list[tuple[str, Edit, str]] = [
     ("duplicate-column", _duplicate_column, "GrLivArea"),
     ("unknown-estimator", _unknown_estimator, "estimator"),
     ("blend-of-one", _blend_of_one, "blend"),
+    ("trim-unknown-estimator", _residual_trim("estimators", ["forest"]), "residual_trim"),
+    ("trim-threshold-zero", _residual_trim("threshold", "0.0"), "residual_trim.threshold"),
     ("product-of-unknown-column", _product_of_unknown_column, "products.QualSF"),
     ("outlier-rule-unknown-column", _outlier_rule_on_unknown_column, "training_outliers"),
     ("optional-feature-not-imputed", _optional_feature_not_imputed, "LotFrontage"),

@@ -116,6 +116,25 @@ def test_a_column_changed_in_one_row_moves_only_that_rows_explanation(
     assert after[5].contributions[column] != before[5].contributions[column]
 
 
+def test_a_batch_priced_in_chunks_on_threads_is_explained_row_for_row(
+    test_records: pd.DataFrame,
+) -> None:
+    """Check that chunks explained on two threads join back in input order."""
+    # Given a batch of more than one chunk, with the bad row of test.csv in the second one
+    batch = pd.concat([test_records] * 6, ignore_index=True)  # 8,754 rows: two chunks
+
+    # When it is explained on two threads, and on one
+    threaded = make_prediction(input_data=batch, explain=True, threads=2).explanations
+    alone = make_prediction(input_data=batch, explain=True, threads=1).explanations
+
+    # Then the explanations are the same, row for row, None where the row has no price
+    assert threaded is not None and alone is not None
+    assert threaded == alone
+    assert [row for row, found in enumerate(threaded) if found is None] == [
+        1132 + 1459 * copy_ for copy_ in range(6)
+    ]
+
+
 @settings(max_examples=15)
 @given(
     rows=st.lists(st.integers(0, 1458), min_size=1, max_size=6),

@@ -14,6 +14,7 @@ from pydantic_core import PydanticCustomError
 from strictyaml import (
     YAML,
     Bool,
+    EmptyList,
     Float,
     Int,
     Map,
@@ -101,6 +102,9 @@ SCHEMA = Map(
                 "random_state": Int(),
                 "estimator": Str(),
                 "blend": Seq(Str()),
+                "residual_trim": Map(
+                    {"estimators": EmptyList() | Seq(Str()), "threshold": Float()}
+                ),
                 "lasso": Map({"alpha": Float(), "max_iter": Int()}),
                 "elastic_net": Map({"alpha": Float(), "l1_ratio": Float(), "max_iter": Int()}),
                 "gradient_boosting": Map(
@@ -331,6 +335,13 @@ SingleEstimator = Literal[
 ]
 
 
+class ResidualTrimSettings(_Frozen):
+    """Which estimators are refitted without the training rows they fit worst, and the cut."""
+
+    estimators: tuple[SingleEstimator, ...]
+    threshold: float = Field(gt=0)
+
+
 class ModelSettings(_Frozen):
     """The features, the feature-engineering groups and the estimator's settings."""
 
@@ -357,6 +368,7 @@ class ModelSettings(_Frozen):
     random_state: int = Field(ge=0)
     estimator: SingleEstimator | Literal["blend"]
     blend: tuple[SingleEstimator, ...] = Field(min_length=2)
+    residual_trim: ResidualTrimSettings
     lasso: LassoSettings
     elastic_net: ElasticNetSettings
     gradient_boosting: GradientBoostingSettings
