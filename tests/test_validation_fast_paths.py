@@ -16,6 +16,7 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from regression_model.config.core import Config, InputSchema
+from regression_model.processing import validation
 from regression_model.processing.validation import (
     SMALL_COLUMN,
     _simple_record_to_frame,
@@ -168,3 +169,34 @@ def test_result_counts_a_nan_price_as_a_price() -> None:
         PredictionResult(
             predictions=[None, float("nan")], errors=[{**error, "row": 1}], version="1"
         )
+
+
+@pytest.mark.parametrize(
+    "as_input",
+    [lambda record: record, lambda record: [record]],
+    ids=["record-dict", "list-of-one-record"],
+)
+def test_one_house_with_missing_values_takes_the_block_built_route(
+    test_records: pd.DataFrame, as_input: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Check that a house with None in it (nearly every real one) skips pandas' inference."""
+    # Given a house of test.csv as a record, with its missing values as None
+    record = test_records.iloc[0].to_dict()
+    record = {key: None if pd.isna(value) else value for key, value in record.items()}
+    assert any(value is None for value in record.values())
+    built_by_blocks: list[bool] = []
+    block_route = validation._simple_record_to_frame
+
+    def spy(values: dict[Any, Any]) -> pd.DataFrame | None:
+        frame = block_route(values)
+        built_by_blocks.append(frame is not None)
+        return frame
+
+    monkeypatch.setattr(validation, "_simple_record_to_frame", spy)
+
+    # When it becomes a frame
+    frame = to_frame(as_input(record))
+
+    # Then the block-built route made it, and it holds what pandas' frame would hold
+    assert built_by_blocks == [True]
+    pd.testing.assert_frame_equal(frame, pd.DataFrame([record]), check_dtype=False)

@@ -125,6 +125,9 @@ def to_frame(input_data: object) -> pd.DataFrame:
         if not all(isinstance(record, Mapping) for record in input_data):
             raise TypeError("input_data as a sequence must hold one mapping (record) per row.")
         records = [_scalars(record) for record in input_data]
+        frame = _simple_record_to_frame(records[0]) if len(records) == 1 else None
+        if frame is not None:
+            return frame
         # The index keeps a record with no keys as a row (every column missing), which
         # pd.DataFrame.from_records would drop.
         return pd.DataFrame(records, index=pd.RangeIndex(len(records)))
@@ -198,7 +201,7 @@ _INT64 = np.iinfo(np.int64)
 
 
 def _simple_record_to_frame(record: dict[Any, Any]) -> pd.DataFrame | None:
-    """``pd.DataFrame([record])`` for a record of floats, ints and strings, built by block.
+    """``pd.DataFrame([record])`` for a record of floats, ints, strings and None, by block.
 
     pandas infers each column of a one-record frame on its own and builds an array per
     column, as much time as the rest of a prediction. Here floats become one float64 block,
@@ -213,7 +216,9 @@ def _simple_record_to_frame(record: dict[Any, Any]) -> pd.DataFrame | None:
     positions: dict[type, list[int]] = {float: [], int: [], str: []}
     values: dict[type, list[Any]] = {float: [], int: [], str: []}
     for position, (key, value) in enumerate(record.items()):
-        kind = type(value)  # exact types only: bool, numpy scalars and the rest go to pandas
+        # Exact types only: bool, numpy scalars and the rest go to pandas. None joins the
+        # object block, as pandas holds a lone None (nearly every real house has one).
+        kind = str if value is None else type(value)
         if type(key) is not str or kind not in positions:
             return None
         if kind is int and not _INT64.min <= value <= _INT64.max:
