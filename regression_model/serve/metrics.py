@@ -130,7 +130,8 @@ class ServiceMetrics:
         # A registry of its own for each scrape, as prometheus-client's documentation does:
         # the collector reads every process's files when it is collected.
         registry = CollectorRegistry()
-        MultiProcessCollector(registry, path=self.multiprocess_dir)
+        # prometheus-client leaves this one constructor without annotations.
+        MultiProcessCollector(registry, path=self.multiprocess_dir)  # type: ignore[no-untyped-call]
         return generate_latest(registry)
 
 
