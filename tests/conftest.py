@@ -264,8 +264,14 @@ def start_server(tmp_path: Path) -> Iterator[Callable[..., LiveServer]]:
     yield start
     for server in started:
         if server.process.poll() is None:
-            server.process.kill()
-            server.process.wait()
+            # SIGTERM, not SIGKILL: uvicorn's supervisor then stops its worker processes,
+            # which a killed supervisor would leave running.
+            server.process.terminate()
+            try:
+                server.process.wait(timeout=SERVER_START_TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                server.process.kill()
+                server.process.wait()
 
 
 @pytest.fixture(scope="module")
