@@ -632,10 +632,11 @@ def test_openapi_before_the_model_is_loaded_documents_the_schema_alone(app: Fast
 # --- the command line and the real server -------------------------------------------------
 
 
-def test_serve_without_the_extra_names_the_extra_and_exits_2() -> None:
-    # Given an interpreter where FastAPI cannot be imported
+@pytest.mark.parametrize("missing", ["fastapi", "orjson", "prometheus_client"])
+def test_serve_without_the_extra_names_the_extra_and_exits_2(missing: str) -> None:
+    # Given an interpreter where one of the extra's packages cannot be imported
     hide_fastapi = (
-        "import sys; sys.modules['fastapi'] = None; sys.argv = ['regression-model', 'serve']; "
+        f"import sys; sys.modules[{missing!r}] = None; sys.argv = ['regression-model', 'serve']; "
         "from regression_model.cli import main; main()"
     )
     package_parent = Path(regression_model.__file__).resolve().parents[1]
@@ -650,7 +651,7 @@ def test_serve_without_the_extra_names_the_extra_and_exits_2() -> None:
     # Then
     assert completed.returncode == 2
     assert completed.stderr.splitlines() == [
-        "Error: `serve` needs the serve extra (fastapi is missing): "
+        f"Error: `serve` needs the serve extra ({missing} is missing): "
         "pip install 'ames-price-model[serve]'"
     ]
 

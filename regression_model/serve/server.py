@@ -9,6 +9,7 @@ prometheus-client, which must find its per-run directory named when it is first 
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 import signal
@@ -23,6 +24,11 @@ import uvicorn
 from regression_model.config.core import get_config
 from regression_model.serve import MULTIPROCESS_DIR_VARIABLE
 from regression_model.serve.logs import log_config
+
+# prometheus-client is only looked for, not imported: imported here, it would choose its
+# single-process values before run_server names its directory (see metrics.py).
+if importlib.util.find_spec("prometheus_client") is None:
+    raise ModuleNotFoundError("No module named 'prometheus_client'", name="prometheus_client")
 
 APP_FACTORY = "regression_model.serve.app:create_app"
 LOG_LEVEL = "INFO"
