@@ -162,7 +162,9 @@ def run_soak(
                 memory.append((time.time(), rss_mb(server.pid)))
                 next_sample += sample_s
             time.sleep(0.5)
-        memory.append((time.time(), rss_mb(server.pid)))
+        # The memory at the end; a sample taken moments before stands for it instead.
+        if not memory or time.time() - memory[-1][0] > sample_s / 2:
+            memory.append((time.time(), rss_mb(server.pid)))
     finally:
         server.terminate()
         server.wait(timeout=SERVER_START_TIMEOUT_S)
