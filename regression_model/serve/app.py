@@ -1,9 +1,10 @@
 """The FastAPI application: load the model once at start-up, then serve the routes.
 
 ``create_app()`` builds the app; uvicorn calls it as a factory, once per worker process
-(see ``server.py``). Every answer carries an
-``X-Request-ID`` header; a server error is logged with that id and answers it, with no
-stack trace or server path in the answer.
+(see ``server.py``). Every answer carries an ``X-Request-ID`` header, and every request is
+counted in ``/metrics`` and logged as one JSON access line with that id (``logs.py``); a
+server error is logged with that id and answers it, with no stack trace or server path in
+the answer.
 """
 
 from __future__ import annotations
