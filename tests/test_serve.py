@@ -21,6 +21,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
+from starlette.concurrency import run_in_threadpool
 
 import regression_model
 from regression_model import __version__
@@ -336,11 +337,10 @@ def test_only_requests_past_inline_max_rows_are_scored_in_a_worker_thread(
 ) -> None:
     # Given a record of what goes to the thread pool
     sent_to_thread: list[object] = []
-    real_run_in_threadpool = routes.run_in_threadpool
 
     async def recording_run_in_threadpool(function: Any, **kwargs: Any) -> Any:
         sent_to_thread.append(function)
-        return await real_run_in_threadpool(function, **kwargs)
+        return await run_in_threadpool(function, **kwargs)
 
     monkeypatch.setattr(routes, "run_in_threadpool", recording_run_in_threadpool)
     # When
