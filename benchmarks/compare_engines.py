@@ -16,7 +16,7 @@ LightGBM ones, and then timed scoring the same rows:
 - LightGBM's and XGBoost's own predictors, on one thread and on two.
 
 Accuracy: each member blended with the Lasso, as ``config.yml`` blends, scored by repeated
-5-fold cross-validation of the whole pipeline on the same folds (RMSE of log price, mean and
+5-fold cross-validation on ``compare_models.py``'s folds (RMSE of log price, mean and
 spread over repeats), and the paired difference against the 2.0.0 blend. Figures go to
 ``benchmarks/results/compare_engines.json`` with the machine's description.
 """
@@ -33,13 +33,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from compare_models import CANDIDATES, REFERENCE, cross_validate_candidates
 from machine import describe
-from sklearn.base import clone
-from sklearn.ensemble import GradientBoostingRegressor, VotingRegressor
-from sklearn.model_selection import RepeatedKFold
+from sklearn.ensemble import VotingRegressor
 from sklearn.pipeline import Pipeline
 
-from regression_model.config.core import DATASET_DIR, get_config
+from regression_model.config.core import DATASET_DIR, ModelSettings, get_config
 from regression_model.pipeline import build_estimator, build_pipeline
 from regression_model.processing.boosted_trees import XGBoostTreesRegressor
 from regression_model.train_pipeline import drop_training_outliers, load_training_data
@@ -133,45 +132,19 @@ def measure_speed(features: Any, log_price: Any, rows: Any) -> dict[str, dict[st
     return results
 
 
-def measure_accuracy(X: Any, y: Any, *, repeats: int) -> dict[str, Any]:
-    settings = get_config().model
-    seed = settings.random_state
-    members = {
-        "gradient_boosting (2.0.0)": lambda: build_estimator(settings, "gradient_boosting"),
-        "xgboost (3.0.0)": lambda: build_estimator(settings, "xgboost"),
-        "lightgbm": lambda: _lightgbm_member(seed),
+def measure_accuracy(*, repeats: int) -> dict[str, Any]:
+    """Each boosting member blended with the Lasso, on compare_models.py's folds."""
+
+    def with_lightgbm(settings: ModelSettings) -> Any:
+        lasso = build_estimator(settings, "lasso")
+        return VotingRegressor([("lasso", lasso), ("trees", _lightgbm_member(settings.random_state))])
+
+    candidates = {
+        name: CANDIDATES[name]
+        for name in (REFERENCE, "lasso + xgboost", "lasso + xgboost, trimmed (config.yml)")
     }
-    features = Pipeline(build_pipeline(settings).steps[:-1])
-    log_price = np.log(y.to_numpy())
-    lasso_settings = settings.model_copy(update={"estimator": "lasso"})
-    folds = RepeatedKFold(n_splits=settings.cv_folds, n_repeats=repeats, random_state=seed)
-    out_of_fold = {name: np.empty((repeats, len(y))) for name in members}
-    fit_seconds = dict.fromkeys(members, 0.0)
-    for fold, (train, test) in enumerate(folds.split(X)):
-        fitted = clone(features).fit(X.iloc[train], y.iloc[train])
-        train_matrix, test_matrix = fitted.transform(X.iloc[train]), fitted.transform(X.iloc[test])
-        lasso = build_estimator(lasso_settings, "lasso").fit(train_matrix, log_price[train])
-        for name, make in members.items():
-            started = time.perf_counter()
-            blend = VotingRegressor([("lasso", lasso), ("trees", make())])
-            blend.fit(train_matrix, log_price[train])
-            fit_seconds[name] += time.perf_counter() - started
-            out_of_fold[name][fold // settings.cv_folds, test] = blend.predict(test_matrix)
-    per_repeat = {
-        name: np.sqrt(((predictions - log_price) ** 2).mean(axis=1))
-        for name, predictions in out_of_fold.items()
-    }
-    baseline = per_repeat["gradient_boosting (2.0.0)"]
-    return {
-        name: {
-            "cv_rmse_log_mean": float(scores.mean()),
-            "cv_rmse_log_spread": float(scores.std()),
-            "better_than_2_0_0_by": float((baseline - scores).mean()),
-            "difference_spread": float((baseline - scores).std()),
-            "fit_seconds_per_fold": fit_seconds[name] / (repeats * settings.cv_folds),
-        }
-        for name, scores in per_repeat.items()
-    }
+    candidates["lasso + lightgbm"] = with_lightgbm
+    return cross_validate_candidates(repeats=repeats, candidates=candidates)["candidates"]
 
 
 def main() -> None:
@@ -192,7 +165,7 @@ def main() -> None:
         "load_average_before": os.getloadavg(),
         "rows": arguments.rows,
         "speed": measure_speed(matrix, np.log(y.to_numpy()), rows),
-        "accuracy": measure_accuracy(X, y, repeats=arguments.repeats),
+        "accuracy": measure_accuracy(repeats=arguments.repeats),
         "load_average_after": os.getloadavg(),
     }
     RESULTS.parent.mkdir(exist_ok=True)
@@ -201,8 +174,9 @@ def main() -> None:
         print(f"{name:55s} {figures['rows_per_s']:>12,.0f} rows/s {figures['one_row_us']:>8.0f} us")
     for name, figures in results["accuracy"].items():
         print(
-            f"{name:30s} CV {figures['cv_rmse_log_mean']:.4f} ± {figures['cv_rmse_log_spread']:.4f}"
-            f"  better by {figures['better_than_2_0_0_by']:+.4f} ± {figures['difference_spread']:.4f}"
+            f"{name:40s} CV {figures['rmse_log_mean']:.4f} ± {figures['rmse_log_spread']:.4f}"
+            f"  better by {figures['better_than_reference_by']:+.4f}"
+            f" ± {figures['difference_spread']:.4f}"
         )
 
 

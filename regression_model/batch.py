@@ -35,6 +35,8 @@ OUTPUT_COLUMNS = (PREDICTION_COLUMN, ERROR_COLUMN, WARNING_COLUMN)
 LOWER_COLUMN = "lower"
 UPPER_COLUMN = "upper"
 INTERVAL_COLUMNS = (LOWER_COLUMN, UPPER_COLUMN)
+# Added last when an explanation is asked for: the row's largest contributions in words.
+EXPLANATION_COLUMN = "explanation"
 # Joins the messages of a row with more than one error (or warning) into its one cell.
 MESSAGE_SEPARATOR = "; "
 
@@ -54,6 +56,9 @@ class ScoredRows:
     lower, upper : ndarray of float64 or None
         Each row's prediction interval in dollars, NaN where the row has errors; ``None``
         when no interval was asked for.
+    explanations : list of str or None, or None
+        Each priced row's largest contributions in words, joined with ``"; "``; ``None``
+        where the row has errors. ``None`` when no explanation was asked for.
     """
 
     prices: npt.NDArray[np.float64]
@@ -61,34 +66,45 @@ class ScoredRows:
     warnings: list[str | None]
     lower: npt.NDArray[np.float64] | None = None
     upper: npt.NDArray[np.float64] | None = None
+    explanations: list[str | None] | None = None
 
     @property
     def n_rows_with_errors(self) -> int:
         return sum(error is not None for error in self.errors)
 
 
-def output_columns(*, has_interval: bool = False) -> tuple[str, ...]:
-    """The columns scoring adds: ``OUTPUT_COLUMNS``, then ``lower`` and ``upper`` if asked."""
-    return (*OUTPUT_COLUMNS, *INTERVAL_COLUMNS) if has_interval else OUTPUT_COLUMNS
+def output_columns(*, has_interval: bool = False, has_explanation: bool = False) -> tuple[str, ...]:
+    """The columns scoring adds: ``OUTPUT_COLUMNS``, ``lower`` and ``upper``, ``explanation``.
+
+    The last three only when an interval, or an explanation, is asked for.
+    """
+    interval = INTERVAL_COLUMNS if has_interval else ()
+    explanation = (EXPLANATION_COLUMN,) if has_explanation else ()
+    return (*OUTPUT_COLUMNS, *interval, *explanation)
 
 
-def check_no_output_columns(*, columns: Iterable[object], has_interval: bool = False) -> None:
+def check_no_output_columns(
+    *, columns: Iterable[object], has_interval: bool = False, has_explanation: bool = False
+) -> None:
     """Refuse input that already has a column the scored output would overwrite.
 
     Raises
     ------
     ValueError
         If ``columns`` holds ``prediction``, ``error`` or ``warning`` (or, with
-        ``has_interval``, ``lower`` or ``upper``).
+        ``has_interval``, ``lower`` or ``upper``; with ``has_explanation``, ``explanation``).
     """
-    clashes = [name for name in output_columns(has_interval=has_interval) if name in set(columns)]
+    added = output_columns(has_interval=has_interval, has_explanation=has_explanation)
+    clashes = [name for name in added if name in set(columns)]
     if clashes:
         raise ValueError(
             f"the input already has the column(s) {clashes} that scoring adds; rename them first"
         )
 
 
-def score_rows(*, input_data: pd.DataFrame, interval: float | None = None) -> ScoredRows:
+def score_rows(
+    *, input_data: pd.DataFrame, interval: float | None = None, explain_top: int | None = None
+) -> ScoredRows:
     """Score every row of a table: a price or the reasons there is none.
 
     Parameters
@@ -97,13 +113,21 @@ def score_rows(*, input_data: pd.DataFrame, interval: float | None = None) -> Sc
         Raw house records, as for ``make_prediction``; extra columns are ignored.
     interval : float, default=None
         A calibrated prediction-interval level, as for ``make_prediction``.
+    explain_top : int, default=None
+        Explain each priced row, putting this many columns in words; ``None``: no
+        explanation.
 
     Returns
     -------
     ScoredRows
         Prices and joined error and warning messages, aligned by position with ``input_data``.
     """
-    result = make_prediction(input_data=input_data, interval=interval)
+    result = make_prediction(
+        input_data=input_data,
+        interval=interval,
+        explain=explain_top is not None,
+        explain_top=explain_top,
+    )
     # numpy turns None into NaN when asked for floats.
     prices = np.array(result.predictions, dtype=np.float64)
     return ScoredRows(
@@ -112,6 +136,14 @@ def score_rows(*, input_data: pd.DataFrame, interval: float | None = None) -> Sc
         warnings=_joined_by_row(result.warnings, n_rows=len(prices)),
         lower=None if result.lower is None else np.array(result.lower, dtype=np.float64),
         upper=None if result.upper is None else np.array(result.upper, dtype=np.float64),
+        explanations=(
+            None
+            if result.explanations is None
+            else [
+                None if found is None else MESSAGE_SEPARATOR.join(found.top)
+                for found in result.explanations
+            ]
+        ),
     )
 
 
@@ -213,7 +245,8 @@ def attach_scores_to_table(*, table: pa.Table, scores: ScoredRows) -> pa.Table:
         Every column of ``table``, untouched, then ``prediction`` (float64, null where the
         row has errors), ``error`` and ``warning`` (strings, null when there are none), then
         ``lower`` and ``upper`` (float64, null where the row has errors) if ``scores`` has
-        an interval.
+        an interval, then ``explanation`` (string, null where the row has errors) if it has
+        explanations.
     """
     import pyarrow as pa
 
@@ -225,16 +258,25 @@ def attach_scores_to_table(*, table: pa.Table, scores: ScoredRows) -> pa.Table:
     if scores.lower is not None and scores.upper is not None:
         columns[LOWER_COLUMN] = pa.array(scores.lower, type=pa.float64(), from_pandas=True)
         columns[UPPER_COLUMN] = pa.array(scores.upper, type=pa.float64(), from_pandas=True)
+    if scores.explanations is not None:
+        columns[EXPLANATION_COLUMN] = pa.array(scores.explanations, type=pa.string())
     for name, column in columns.items():
         table = table.append_column(name, column)
     return table
 
 
-def scored_schema(*, schema: pa.Schema, has_interval: bool = False) -> pa.Schema:
+def scored_schema(
+    *, schema: pa.Schema, has_interval: bool = False, has_explanation: bool = False
+) -> pa.Schema:
     """The schema ``attach_scores_to_table`` gives a table with ``schema``."""
     interval = np.empty(0) if has_interval else None
     no_scores = ScoredRows(
-        prices=np.empty(0), errors=[], warnings=[], lower=interval, upper=interval
+        prices=np.empty(0),
+        errors=[],
+        warnings=[],
+        lower=interval,
+        upper=interval,
+        explanations=[] if has_explanation else None,
     )
     scored: pa.Schema = attach_scores_to_table(table=schema.empty_table(), scores=no_scores).schema
     return scored

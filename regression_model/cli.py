@@ -426,7 +426,10 @@ def _signals_stop_like_ctrl_c() -> Iterator[None]:
 
 
 def _scored_ahead(
-    chunks: Iterable[tuple[pa.Table, pd.DataFrame]], *, interval: float | None
+    chunks: Iterable[tuple[pa.Table, pd.DataFrame]],
+    *,
+    interval: float | None,
+    explain_top: int | None = None,
 ) -> Iterator[tuple[pa.Table, ScoredRows]]:
     """Each chunk with its scores, scored by a background thread one chunk ahead.
 
@@ -438,7 +441,7 @@ def _scored_ahead(
 
     def scored() -> Generator[tuple[pa.Table, ScoredRows], None, None]:
         for table, frame in chunks:
-            yield table, score_rows(input_data=frame, interval=interval)
+            yield table, score_rows(input_data=frame, interval=interval, explain_top=explain_top)
 
     return read_ahead(scored())
 
@@ -451,6 +454,7 @@ def _predict_csv(
     chunk_size: int,
     show_progress: bool,
     interval: float | None = None,
+    explain_top: int | None = None,
 ) -> tuple[int, int]:
     from regression_model.batch import attach_scores_to_table, scored_schema
     from regression_model.tables import read_ahead, write_csv_header, write_csv_rows
@@ -470,11 +474,13 @@ def _predict_csv(
         with out:
             # The header goes first, so that a file with no rows still gets one.
             out_schema = scored_schema(
-                schema=_text_schema(names), has_interval=interval is not None
+                schema=_text_schema(names),
+                has_interval=interval is not None,
+                has_explanation=explain_top is not None,
             )
             with _writing(output):
                 write_csv_header(out, column_names=out_schema.names)
-            for table, scores in _scored_ahead(chunks, interval=interval):
+            for table, scores in _scored_ahead(chunks, interval=interval, explain_top=explain_top):
                 with _writing(output):
                     write_csv_rows(out, attach_scores_to_table(table=table, scores=scores))
                 n_rows += table.num_rows
@@ -498,13 +504,18 @@ def _predict_parquet(
     chunk_size: int,
     show_progress: bool,
     interval: float | None = None,
+    explain_top: int | None = None,
 ) -> tuple[int, int]:
     import pyarrow.parquet as pq
 
     from regression_model.batch import attach_scores_to_table, scored_schema
     from regression_model.tables import read_ahead
 
-    out_schema = scored_schema(schema=_parquet_schema(source), has_interval=interval is not None)
+    out_schema = scored_schema(
+        schema=_parquet_schema(source),
+        has_interval=interval is not None,
+        has_explanation=explain_top is not None,
+    )
     with _reading(source), pq.ParquetFile(source) as parquet_file:
         total = parquet_file.metadata.num_rows
     n_rows = n_errors = 0
@@ -520,7 +531,7 @@ def _predict_parquet(
                     on_progress=advance,
                 )
             )
-            for table, scores in _scored_ahead(chunks, interval=interval):
+            for table, scores in _scored_ahead(chunks, interval=interval, explain_top=explain_top):
                 # The input's Arrow columns pass through untouched; a failed row's price is null.
                 with _writing(output):
                     writer.write_table(attach_scores_to_table(table=table, scores=scores))
@@ -539,7 +550,13 @@ def _input_columns(path: Path, file_format: TableFormat) -> list[str]:
     return list(_parquet_schema(path).names)
 
 
-def _check_columns(path: Path, columns: Sequence[str], *, has_interval: bool = False) -> None:
+def _check_columns(
+    path: Path,
+    columns: Sequence[str],
+    *,
+    has_interval: bool = False,
+    has_explanation: bool = False,
+) -> None:
     """Refuse a file the model cannot read: one lacking a required column, or clashing.
 
     Raises
@@ -551,7 +568,9 @@ def _check_columns(path: Path, columns: Sequence[str], *, has_interval: bool = F
     from regression_model.batch import check_no_output_columns
 
     try:
-        check_no_output_columns(columns=columns, has_interval=has_interval)
+        check_no_output_columns(
+            columns=columns, has_interval=has_interval, has_explanation=has_explanation
+        )
     except ValueError as error:
         raise InputFileError(f"{path}: {error}", culprit=path) from error
     _check_model_columns(path, columns)
@@ -671,19 +690,33 @@ def _chunk_size_option(help_text: str) -> Callable[[Callable[..., Any]], Callabl
     default=None,
     help="Add `lower` and `upper`: each price's range at this calibrated level (e.g. 0.9).",
 )
+@click.option(
+    "--explain",
+    is_flag=True,
+    help="Add `explanation`: why each house got its price, its largest parts in words.",
+)
+@click.option(
+    "--explain-top",
+    type=click.IntRange(min=1),
+    default=None,
+    help="How many columns --explain puts in words  [default: config.yml's explain.top_columns]",
+)
 def predict(
     input_path: Path,
     output_path: Path,
     overwrite: bool,
     chunk_size: int,
     interval: float | None,
+    explain: bool,
+    explain_top: int | None,
 ) -> None:
     """Score every row of INPUT (.csv or .parquet) into OUTPUT.
 
     OUTPUT holds every input column and row, in input order, plus `prediction` (the sale
     price in dollars, empty where the row has errors), `error` (the row's problems, empty
     when it was scored) and `warning` (why a priced row may be off, empty when none); with
-    --interval, also `lower` and `upper`, the ends of the price's range.
+    --interval, also `lower` and `upper`, the ends of the price's range; with --explain,
+    `explanation`, the columns that moved the price most ("OverallQual 9: +18%").
     OUTPUT appears only when complete: a failed or interrupted run (Ctrl-C, SIGTERM,
     SIGHUP) leaves no file behind.
     """
@@ -691,10 +724,14 @@ def predict(
     _check_output(output_path, input_format=file_format, overwrite=overwrite)
     if interval is not None:
         _check_interval_level(interval)
+    if explain_top is not None and not explain:
+        raise click.BadParameter("needs --explain", param_hint="'--explain-top'")
+    explained_columns = _explained_columns(explain_top) if explain else None
     _check_columns(
         input_path,
         _input_columns(input_path, file_format),
         has_interval=interval is not None,
+        has_explanation=explain,
     )
 
     from regression_model.tables import return_freed_memory_promptly
@@ -713,6 +750,7 @@ def predict(
                     chunk_size=chunk_size,
                     show_progress=_is_terminal(sys.stderr),
                     interval=interval,
+                    explain_top=explained_columns,
                 )
     except KeyboardInterrupt as interrupt:
         number = getattr(interrupt, "signal_number", signal.SIGINT)
@@ -1008,6 +1046,13 @@ def info(as_json: bool) -> None:
             f"this is version {__version__}",
             culprit=model_path,
         )
+
+
+def _explained_columns(explain_top: int | None) -> int:
+    """How many columns --explain puts in words: the option, else config.yml's."""
+    from regression_model.config.core import get_config
+
+    return get_config().explain.top_columns if explain_top is None else explain_top
 
 
 # --- Prediction intervals (issue 16): the level check for `predict`, the lines for `info`. ---

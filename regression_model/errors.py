@@ -57,6 +57,10 @@ class ModelNotFoundError(ModelLoadError, FileNotFoundError):
     """No trained pipeline exists for this package version."""
 
 
+class ModelNotExplainableError(RegressionModelError, ValueError):
+    """The trained model holds a part that explanations cannot split by input column."""
+
+
 class InputFileError(RegressionModelError):
     """A file given to read is missing, unreadable or not a table the model can score."""
 

@@ -31,10 +31,23 @@ from regression_model.processing.features import (
     WeightedSums,
 )
 from regression_model.processing.price_band import PriceBandRegressor
+from regression_model.processing.residual_trim import ResidualTrimmedRegressor
 
 
 def build_estimator(settings: ModelSettings, name: SingleEstimator) -> RegressorMixin:
-    """A new, unfitted estimator of the kind ``name`` with its configured settings."""
+    """A new, unfitted estimator of the kind ``name`` with its configured settings.
+
+    An estimator listed under ``residual_trim`` is refitted without the training rows it
+    fits worst (``ResidualTrimmedRegressor``).
+    """
+    estimator = _configured_estimator(settings, name)
+    trim = settings.residual_trim
+    if name in trim.estimators:
+        return ResidualTrimmedRegressor(regressor=estimator, threshold=trim.threshold)
+    return estimator
+
+
+def _configured_estimator(settings: ModelSettings, name: SingleEstimator) -> RegressorMixin:
     seed = settings.random_state
     if name == "lasso":
         return Lasso(**settings.lasso.model_dump(), random_state=seed)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import functools
+import os
 import threading
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -21,14 +23,66 @@ from regression_model.processing.intervals import (
     calibrated_level,
     interval_ends,
 )
-from regression_model.processing.scoring import PipelineScorer, compile_pipeline, scoring_threads
-from regression_model.processing.validation import to_frame, validate_records
-from regression_model.results import ErrorKind, PredictionResult, RowError, RowWarning, WarningKind
+from regression_model.processing.scoring import (
+    CHUNK_ROWS,
+    PipelineScorer,
+    chunk_bounds,
+    compile_pipeline,
+)
+from regression_model.processing.validation import (
+    to_frame,
+    validate_records,
+)
+from regression_model.results import (
+    ErrorKind,
+    Explanation,
+    PredictionResult,
+    RowError,
+    RowWarning,
+    WarningKind,
+)
 
 if TYPE_CHECKING:
     from sklearn.pipeline import Pipeline
 
+_Row = TypeVar("_Row", RowError, RowWarning)
+
 InputData = pd.DataFrame | Mapping[str, object] | Sequence[Mapping[str, object]]
+
+
+# Overrides the thread count a batch is scored with (see ``scoring_threads``).
+THREADS_VARIABLE = "REGRESSION_MODEL_THREADS"
+
+
+def scoring_threads(threads: int | None = None) -> int:
+    """How many threads score a large batch: ``threads``, else the environment's setting.
+
+    Without either, every core this process may run on.
+
+    Raises
+    ------
+    ValueError
+        If the count, given or from ``REGRESSION_MODEL_THREADS``, is not a whole number of
+        at least 1.
+    """
+    if threads is None:
+        setting = os.environ.get(THREADS_VARIABLE)
+        if setting is None:
+            return (
+                len(os.sched_getaffinity(0))
+                if hasattr(os, "sched_getaffinity")
+                else (os.cpu_count() or 1)
+            )
+        try:
+            threads = int(setting)
+        except ValueError:
+            threads = 0
+        source = f"{THREADS_VARIABLE}={setting!r}"
+    else:
+        source = f"threads={threads!r}"
+    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+        raise ValueError(f"{source}: the thread count must be a whole number of at least 1")
+    return threads
 
 
 @dataclass(frozen=True)
@@ -72,7 +126,12 @@ def _load_trained_model() -> _TrainedModel:
 
 
 def make_prediction(
-    *, input_data: InputData, interval: float | None = None, threads: int | None = None
+    *,
+    input_data: InputData,
+    interval: float | None = None,
+    threads: int | None = None,
+    explain: bool = False,
+    explain_top: int | None = None,
 ) -> PredictionResult:
     """Predict sale prices for raw house records.
 
@@ -90,6 +149,13 @@ def make_prediction(
         How many threads score a batch of more than 8,192 rows (smaller batches use the
         calling thread only). ``None`` takes ``REGRESSION_MODEL_THREADS`` if it is set,
         else every core the process may use. Prices do not depend on it, bit for bit.
+    explain : bool, default=False
+        Also say why each house got its price: the result's ``explanations`` then hold,
+        per priced row, each input column's part of the log price and the largest parts
+        in words (``regression_model.explain`` says how).
+    explain_top : int, default=None
+        How many columns each explanation puts in words; ``None`` takes ``config.yml``'s
+        ``explain.top_columns``.
 
     Returns
     -------
@@ -106,6 +172,7 @@ def make_prediction(
         up into rows.
         If ``interval`` is not a calibrated level; the message lists the calibrated ones.
         If ``threads`` is not a whole number of at least 1.
+        If ``explain_top`` is not a whole number of at least 1.
     ModelNotFoundError
         If no model has been trained for this package version.
 
@@ -117,9 +184,45 @@ def make_prediction(
     """
     records = to_frame(input_data)
     n_threads = scoring_threads(threads)
+    top_columns = _explained_columns(explain_top) if explain else None
     model = _trained_model()
     if interval is not None:
         calibrated_level(model.intervals, interval)  # a caller's mistake: fail before scoring
+    n_rows = len(records)
+    if n_threads == 1 or n_rows <= CHUNK_ROWS:
+        return _price_records(records, model=model, interval=interval, explain_top=top_columns)
+    # Every row is validated and priced on its own, so a large batch goes through in equal
+    # chunks on several threads: numpy, pandas and XGBoost release the GIL for most of the
+    # work. Each chunk's prices, errors and warnings are what it alone would get.
+    bounds = chunk_bounds(n_rows)
+    with ThreadPoolExecutor(max_workers=min(n_threads, len(bounds) - 1)) as pool:
+        parts = list(
+            pool.map(
+                lambda start, stop: _price_records(
+                    records.iloc[start:stop],
+                    model=model,
+                    interval=interval,
+                    explain_top=top_columns,
+                ),
+                bounds[:-1],
+                bounds[1:],
+            )
+        )
+    return _joined(parts, starts=bounds[:-1])
+
+
+def _price_records(
+    records: pd.DataFrame,
+    *,
+    model: _TrainedModel,
+    interval: float | None,
+    explain_top: int | None = None,
+) -> PredictionResult:
+    """Validate and price ``records``: the work of ``make_prediction`` on one thread.
+
+    ``explain_top``: explain each priced row, with this many columns in words; ``None``
+    explains nothing.
+    """
     validated = validate_records(
         records=records, schema=get_config().model.inputs, domain=model.domain
     )
@@ -127,7 +230,7 @@ def make_prediction(
     errors, warnings = validated.errors, validated.warnings
     if validated.is_valid.any():
         is_valid = validated.is_valid
-        prices[is_valid] = model.scorer.predict(validated.frame, rows=is_valid, threads=n_threads)
+        prices[is_valid] = model.scorer.predict(validated.frame, rows=is_valid)
         failed = _unusable_predictions(prices, is_valid)
         if failed:  # sorted by row, as validation's errors are: the sort is stable
             errors = sorted(errors + failed, key=lambda error: error.row)
@@ -156,6 +259,64 @@ def make_prediction(
         version=__version__,
         lower=lower,
         upper=upper,
+        explanations=(
+            None
+            if explain_top is None
+            else _explanations(model, validated.frame, prices, top_columns=explain_top)
+        ),
+    )
+
+
+# --- Why this price (issue 22): the hook into regression_model.explain. ---
+
+
+def _explained_columns(explain_top: int | None) -> int:
+    """How many columns an explanation puts in words; a caller's mistake fails before scoring."""
+    if explain_top is None:
+        return get_config().explain.top_columns
+    if isinstance(explain_top, bool) or not isinstance(explain_top, int) or explain_top < 1:
+        raise ValueError(f"explain_top={explain_top!r}: must be a whole number of at least 1")
+    return explain_top
+
+
+def _explanations(
+    model: _TrainedModel, frame: pd.DataFrame, prices: FloatArray, *, top_columns: int
+) -> list[Explanation | None]:
+    # Imported here, not at the top: a prediction without explain loads none of it.
+    from regression_model.explain import explain_rows
+
+    return explain_rows(
+        pipeline=model.pipeline,
+        scorer=model.scorer,
+        frame=frame,
+        prices=prices,
+        top_columns=top_columns,
+    )
+
+
+def _joined(parts: Sequence[PredictionResult], *, starts: Sequence[int]) -> PredictionResult:
+    """The result of the rows of ``parts`` end to end, each part's rows from its start."""
+
+    def moved(found: Sequence[_Row], start: int) -> list[_Row]:
+        return [item.model_copy(update={"row": item.row + start}) for item in found]
+
+    def ends(side: str) -> list[float | None] | None:
+        if parts[0].lower is None:
+            return None
+        return [value for part in parts for value in getattr(part, side)]
+
+    return PredictionResult(
+        predictions=[price for part in parts for price in part.predictions],
+        errors=[e for part, start in zip(parts, starts) for e in moved(part.errors, start)],
+        warnings=[w for part, start in zip(parts, starts) for w in moved(part.warnings, start)],
+        version=__version__,
+        lower=ends("lower"),
+        upper=ends("upper"),
+        explanations=(
+            None
+            if parts[0].explanations is None
+            else [found for part in parts for found in part.explanations or []]
+        ),
     )
 
 

@@ -7,7 +7,9 @@ says the figure was skipped.
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
+import json
 import logging
 from pathlib import Path
 from typing import Any
@@ -15,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from regression_model.array_types import FloatArray
-from regression_model.config.core import Config
+from regression_model.config.core import Config, ModelSettings
 from regression_model.processing.data_manager import ModelMetadata
 from regression_model.processing.intervals import Calibration, IntervalCalibration
 
@@ -28,6 +30,32 @@ DISTRIBUTION_NAME = "ames-price-model"
 # How many held-out rows the figure's interval panel draws: enough to show the spread,
 # few enough that each range stays visible.
 INTERVAL_PANEL_ROWS = 160
+
+
+# benchmarks/compare_models.py writes its repeated cross-validation of the candidate models
+# here, in a source checkout; the card shows it when it was run for the trained settings.
+MODEL_COMPARISON = Path(__file__).resolve().parent.parent / "docs" / "model-comparison.md"
+
+
+def estimator_digest(settings: ModelSettings) -> str:
+    """A short digest of the settings that decide the estimator, for matching a comparison."""
+    dumped = settings.model_dump(mode="json")
+    keys = ("estimator", "blend", "residual_trim", *settings.blend, settings.estimator)
+    chosen = {key: dumped.get(key) for key in keys}
+    return hashlib.sha256(json.dumps(chosen, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def _comparison_section(settings: ModelSettings, comparison: Path = MODEL_COMPARISON) -> str:
+    heading = "## Choosing the model\n"
+    if not comparison.is_file():
+        return f"{heading}No comparison of candidate models is recorded beside this source tree.\n"
+    table = comparison.read_text(encoding="utf-8")
+    if f"estimator digest: {estimator_digest(settings)}" not in table:
+        return (
+            f"{heading}The recorded comparison of candidate models was made for other estimator "
+            "settings: run `python benchmarks/compare_models.py` to compare these.\n"
+        )
+    return f"{heading}{table}"
 
 
 def has_matplotlib() -> bool:
@@ -127,6 +155,7 @@ Ames or sales outside 2006 to 2010 without retraining.
 ## Metrics
 {_metrics_table(metrics)}
 {_intervals_section(metadata.intervals)}
+{_comparison_section(settings)}
 
 {figure_note}
 
@@ -149,6 +178,12 @@ def _estimator_summary(config: Config) -> str:
         f"{name} ({', '.join(f'{k}={v}' for k, v in getattr(settings, name).model_dump().items())})"
         for name in names
     )
+    trimmed = ", ".join(settings.residual_trim.estimators)
+    if trimmed:
+        described += (
+            f". Refitted without the training rows whose residual lies beyond "
+            f"{settings.residual_trim.threshold} robust standard deviations: {trimmed}"
+        )
     if settings.estimator == "blend":
         return f"The average, in log space, of: {described}."
     return f"Estimator: {described}."

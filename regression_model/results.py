@@ -58,6 +58,39 @@ class RowWarning(BaseModel):
     message: str
 
 
+class Explanation(BaseModel):
+    """Why one house got its price: each input column's part of its log price.
+
+    ``base + sum(contributions.values()) + price_band`` is the log of the row's price
+    (within 1e-6). ``regression_model.explain`` says how the parts are computed and how a
+    feature made from several columns is shared among them.
+
+    Attributes
+    ----------
+    base : float
+        The log price every house starts from (the model's expected log price); the same
+        for every row.
+    contributions : dict of str to float
+        For every input column the model reads, what it adds to the log price: 0.1 raises
+        the price by about 10.5 % (``exp(0.1) - 1``).
+    price_band : float
+        ``log(price) - log(model's price)`` where the price band held the price at the
+        lowest or highest training price; 0.0 for every other row.
+    top : list of str
+        The largest contributions in words, largest first: ``"OverallQual 9: +18%"``.
+    held : list of str
+        The input columns behind a value held to the training range, in column order.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    base: float
+    contributions: dict[str, float]
+    price_band: float
+    top: list[str]
+    held: list[str]
+
+
 class PredictionResult(BaseModel):
     """Predicted sale prices, aligned one to one with the input rows.
 
@@ -76,6 +109,10 @@ class PredictionResult(BaseModel):
         With ``make_prediction(..., interval=level)``: each row's prediction interval in
         dollars, aligned with ``predictions`` and ``None`` where the row has errors.
         ``None`` when no interval was asked for.
+    explanations : list of Explanation or None, or None
+        With ``make_prediction(..., explain=True)``: each row's ``Explanation``, aligned
+        with ``predictions`` and ``None`` where the row has errors. ``None`` when no
+        explanation was asked for.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -86,6 +123,7 @@ class PredictionResult(BaseModel):
     version: str
     lower: list[float | None] | None = None
     upper: list[float | None] | None = None
+    explanations: list[Explanation | None] | None = None
 
     @model_validator(mode="after")
     def _check_rows_have_one_outcome(self) -> PredictionResult:
@@ -110,6 +148,18 @@ class PredictionResult(BaseModel):
         for name, ends in (("lower", self.lower), ("upper", self.upper)):
             if len(ends) != len(self.predictions) or (_has_price(ends) != has_price).any():
                 raise ValueError(f"{name} must hold one end per priced row, None elsewhere")
+        return self
+
+    @model_validator(mode="after")
+    def _check_explanations_align(self) -> PredictionResult:
+        if self.explanations is None:
+            return self
+        is_explained = np.array([found is not None for found in self.explanations], dtype=bool)
+        if (
+            len(self.explanations) != len(self.predictions)
+            or (is_explained != _has_price(self.predictions)).any()
+        ):
+            raise ValueError("explanations must hold one per priced row, None elsewhere")
         return self
 
 

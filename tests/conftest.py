@@ -25,6 +25,7 @@ import regression_model
 from regression_model.config.core import DATASET_DIR, PACKAGE_ROOT, Config, load_config
 from regression_model.drift import InputProfile, build_profile
 from regression_model.pipeline import build_pipeline
+from regression_model.predict import make_prediction
 from regression_model.processing.data_manager import (
     file_sha256,
     load_dataset,
@@ -33,6 +34,7 @@ from regression_model.processing.data_manager import (
 )
 from regression_model.processing.domain import TrainingDomain, learn_domain
 from regression_model.processing.validation import validate_records
+from regression_model.results import PredictionResult
 from regression_model.train_pipeline import drop_training_outliers, load_training_data
 
 # Properties that call the model are slow per example: keep their example counts low and
@@ -144,6 +146,20 @@ def fitted_pipeline(config: Config, training_sample: tuple[pd.DataFrame, pd.Seri
     }
     model_settings = config.model.model_copy(update=fewer_trees)
     return build_pipeline(model_settings).fit(*training_sample)
+
+
+@pytest.fixture(scope="session")
+def linear_pipeline(config: Config, training_sample: tuple[pd.DataFrame, pd.Series]) -> Pipeline:
+    """The configured pipeline with Lasso alone as its estimator, fitted on the sample."""
+    return build_pipeline(config.model.model_copy(update={"estimator": "lasso"})).fit(
+        *training_sample
+    )
+
+
+@pytest.fixture(scope="session")
+def explained_test_set(test_records: pd.DataFrame) -> PredictionResult:
+    """Every row of test.csv, priced and explained by the shipped model (no one may mutate it)."""
+    return make_prediction(input_data=test_records, explain=True)
 
 
 @pytest.fixture(scope="session")

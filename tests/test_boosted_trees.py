@@ -15,19 +15,18 @@ import pytest
 
 from regression_model import predict
 from regression_model.config.core import Config
+from regression_model.predict import THREADS_VARIABLE, scoring_threads
 from regression_model.processing import boosted_trees
 from regression_model.processing.boosted_trees import WALK_MAX_ROWS, XGBoostTreesRegressor
-from regression_model.processing.scoring import (
-    CHUNK_ROWS,
-    THREADS_VARIABLE,
-    scoring_threads,
-)
+from regression_model.processing.residual_trim import predicting_estimator
+from regression_model.processing.scoring import CHUNK_ROWS
 from regression_model.processing.validation import validate_records
 
 
 def _shipped_trees() -> XGBoostTreesRegressor:
     blend = predict._trained_model().pipeline[-1].regressor_.regressor_
-    return next(m for m in blend.estimators_ if isinstance(m, XGBoostTreesRegressor))
+    members = [predicting_estimator(member) for member in blend.estimators_]
+    return next(m for m in members if isinstance(m, XGBoostTreesRegressor))
 
 
 def _model_matrix(records: pd.DataFrame, config: Config) -> Any:
@@ -147,16 +146,20 @@ def test_a_pickled_model_scores_one_house_without_importing_xgboost(
     assert completed.stdout.split() == ["True", "False"]
 
 
-def test_prices_are_the_same_bit_for_bit_on_one_thread_or_two(test_records: pd.DataFrame) -> None:
-    # Given a batch of several chunks
+def test_one_thread_or_two_give_the_same_result_to_the_last_bit(
+    test_records: pd.DataFrame,
+) -> None:
+    """Two threads validate and price the batch in chunks; one thread in one piece."""
+    # Given a batch of several chunks, with rows that have errors and warnings
     houses = pd.concat([test_records] * (2 * CHUNK_ROWS // len(test_records) + 1))
     assert len(houses) > 2 * CHUNK_ROWS
 
-    # When it is scored on one thread and on two
-    one = predict.make_prediction(input_data=houses, threads=1).predictions
-    two = predict.make_prediction(input_data=houses, threads=2).predictions
+    # When it is scored, with intervals, on one thread and on two
+    one = predict.make_prediction(input_data=houses, interval=0.9, threads=1)
+    two = predict.make_prediction(input_data=houses, interval=0.9, threads=2)
 
-    # Then every price is the same
+    # Then every price, range, error and warning is the same, at the same row
+    assert one.errors and one.warnings
     assert one == two
 
 

@@ -35,7 +35,12 @@ from sklearn.pipeline import Pipeline
 
 import regression_model
 from regression_model import __version__, batch, cli, tables, train_pipeline
-from regression_model.batch import ERROR_COLUMN, PREDICTION_COLUMN, WARNING_COLUMN
+from regression_model.batch import (
+    ERROR_COLUMN,
+    EXPLANATION_COLUMN,
+    PREDICTION_COLUMN,
+    WARNING_COLUMN,
+)
 from regression_model.cli import main
 from regression_model.config import core
 from regression_model.config.core import DATASET_DIR, Config, load_config
@@ -153,6 +158,46 @@ def test_predict_csv_keeps_every_row_and_column_in_order_with_make_predictions_o
     assert "LotArea must be a number, got 'big'" in scored[ERROR_COLUMN][5]
 
 
+@pytest.mark.parametrize(
+    ("options", "words"),
+    [([], 3), (["--explain-top", "5"], 5)],
+    ids=["configured-top", "explain-top"],
+)
+def test_predict_explain_adds_each_priced_rows_largest_contributions_in_words(
+    houses_csv: Path, tmp_path: Path, options: list[str], words: int
+) -> None:
+    # Given a CSV file of houses, two with bad values
+    output = tmp_path / "scored.csv"
+
+    # When it is scored in chunks with --explain
+    run = _in_process(
+        ["predict", houses_csv, "-o", output, "--chunk-size", SMALL_CHUNK, "--explain", *options]
+    )
+
+    # Then the last column holds make_prediction's words for each priced row, none elsewhere
+    assert run.exit_code == 0, run.stderr
+    scored = pd.read_csv(output, dtype=object)
+    assert scored.columns[-1] == EXPLANATION_COLUMN
+    expected = make_prediction(
+        input_data=pd.read_csv(houses_csv), explain=True, explain_top=words
+    ).explanations
+    assert expected is not None
+    assert scored[EXPLANATION_COLUMN].fillna("").tolist() == [
+        "" if found is None else "; ".join(found.top) for found in expected
+    ]
+    assert np.flatnonzero(scored[EXPLANATION_COLUMN].isna()).tolist() == list(BAD_ROWS)
+    assert scored[EXPLANATION_COLUMN][0].count("; ") == words - 1
+
+
+def test_predict_explain_top_without_explain_is_a_usage_error(
+    houses_csv: Path, tmp_path: Path
+) -> None:
+    run = _in_process(["predict", houses_csv, "-o", tmp_path / "out.csv", "--explain-top", "4"])
+    assert run.exit_code == 2
+    assert "'--explain-top': needs --explain" in run.stderr
+    assert not (tmp_path / "out.csv").exists()
+
+
 @pytest.mark.parametrize("index", [None, "Id"], ids=["range-index", "id-index"])
 def test_predict_parquet_round_trip_keeps_columns_dtypes_and_index(
     test_records: pd.DataFrame, tmp_path: Path, index: str | None
@@ -257,7 +302,7 @@ def test_a_failure_mid_stream_leaves_the_existing_output_as_it_was(
     calls: list[int] = []
 
     def fail_on_second_chunk(
-        *, input_data: pd.DataFrame, interval: float | None = None
+        *, input_data: pd.DataFrame, interval: float | None = None, **explain: object
     ) -> PredictionResult:
         calls.append(len(input_data))
         if len(calls) == 2:
@@ -298,7 +343,9 @@ def test_an_unexpected_error_is_one_line_that_points_to_debug(
     houses_csv: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Given a bug: scoring raises an exception no one meant a user to see
-    def broken(*, input_data: pd.DataFrame, interval: float | None = None) -> PredictionResult:
+    def broken(
+        *, input_data: pd.DataFrame, interval: float | None = None, **explain: object
+    ) -> PredictionResult:
         raise ValueError("a bug\nwith a second line")
 
     monkeypatch.setattr(batch, "make_prediction", broken)
@@ -973,7 +1020,7 @@ def test_a_second_writer_of_a_new_output_fails_instead_of_replacing_it(
     output = tmp_path / "out.csv"
 
     def other_run_finishes_first(
-        *, input_data: pd.DataFrame, interval: float | None = None
+        *, input_data: pd.DataFrame, interval: float | None = None, **explain: object
     ) -> PredictionResult:
         if not output.exists():
             output.write_text("the other run's output\n")

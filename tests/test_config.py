@@ -84,6 +84,13 @@ def _blend_of_one(tree: dict[str, Any]) -> None:
     tree["model"]["blend"] = ["lasso"]
 
 
+def _residual_trim(key: str, value: Any) -> Edit:
+    def edit(tree: dict[str, Any]) -> None:
+        tree["model"]["residual_trim"][key] = value
+
+    return edit
+
+
 def _product_of_unknown_column(tree: dict[str, Any]) -> None:
     tree["model"]["products"]["QualSF"] = ["OverallQual", "TotalArea"]
 
@@ -122,6 +129,10 @@ def _serve_setting(key: str, value: str | list[str]) -> Edit:
     return edit
 
 
+def _explain_top_zero(tree: dict[str, Any]) -> None:
+    tree["explain"]["top_columns"] = "0"
+
+
 # (case id, edit to the packaged config, text the error must contain)
 BROKEN_CONFIGS: list[tuple[str, Edit, str]] = [
     ("missing-key", _drop_pipeline_name, "pipeline_name"),
@@ -138,6 +149,8 @@ BROKEN_CONFIGS: list[tuple[str, Edit, str]] = [
     ("duplicate-column", _duplicate_column, "GrLivArea"),
     ("unknown-estimator", _unknown_estimator, "estimator"),
     ("blend-of-one", _blend_of_one, "blend"),
+    ("trim-unknown-estimator", _residual_trim("estimators", ["forest"]), "residual_trim"),
+    ("trim-threshold-zero", _residual_trim("threshold", "0.0"), "residual_trim.threshold"),
     ("product-of-unknown-column", _product_of_unknown_column, "products.QualSF"),
     ("outlier-rule-unknown-column", _outlier_rule_on_unknown_column, "training_outliers"),
     ("optional-feature-not-imputed", _optional_feature_not_imputed, "LotFrontage"),
@@ -146,6 +159,7 @@ BROKEN_CONFIGS: list[tuple[str, Edit, str]] = [
     ("drift-limits-in-wrong-order", _drift_setting("psi_drifted", "0.05"), "drift.psi_drifted"),
     ("drift-one-bin", _drift_setting("quantile_bins", "1"), "drift.quantile_bins"),
     ("drift-share-floor-zero", _drift_setting("share_floor", "0.0"), "drift.share_floor"),
+    ("explain-top-zero", _explain_top_zero, "explain.top_columns"),
     (
         "drift-outside-share-above-one",
         _drift_setting("outside_share_drifted", "1.5"),

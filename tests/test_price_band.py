@@ -44,3 +44,15 @@ def test_margin_outside_zero_to_one_is_refused(margin: float) -> None:
 def test_missing_regressor_is_refused() -> None:
     with pytest.raises(ValueError, match="regressor must be an estimator"):
         PriceBandRegressor().fit([[1.0]], [1.0])
+
+
+def test_fit_learns_the_mean_of_each_feature_for_explanations() -> None:
+    """Check the linear members' reference for explanations: the training mean of X."""
+    # Given a band fitted on two features
+    X, y = np.array([[1.0, 10.0], [2.0, 30.0], [6.0, 20.0]]), np.array([100.0, 200.0, 300.0])
+    band = PriceBandRegressor(regressor=LinearRegression()).fit(X, y)
+
+    # Then it holds each feature's mean, and predicts as the regressor alone would
+    assert band.feature_mean_.tolist() == [3.0, 20.0]
+    alone = LinearRegression().fit(X, y)
+    assert band.predict(X).tolist() == alone.predict(X).tolist()

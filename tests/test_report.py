@@ -128,3 +128,40 @@ def test_dollar_ticks_are_round_amounts_within_the_range(
 )
 def test_dollar_label_is_short(value: float, label: str) -> None:
     assert report.dollar_label(value) == label
+
+
+@pytest.mark.parametrize(
+    ("recorded", "shown"),
+    [
+        (None, "No comparison of candidate models is recorded"),
+        ("<!-- estimator digest: 000000000000 -->\n| a | b |\n", "made for other estimator"),
+        ("<!-- estimator digest: {digest} -->\n| lasso | 0.1100 |\n", "| lasso | 0.1100 |"),
+    ],
+    ids=["none-recorded", "recorded-for-other-settings", "recorded-for-these-settings"],
+)
+def test_card_shows_the_model_comparison_only_when_it_was_made_for_these_settings(
+    config: Config, tmp_path: Path, recorded: str | None, shown: str
+) -> None:
+    # Given a comparison file made for these estimator settings, for others, or none
+    comparison = tmp_path / "model-comparison.md"
+    if recorded is not None:
+        digest = report.estimator_digest(config.model)
+        comparison.write_text(recorded.format(digest=digest), encoding="utf-8")
+
+    # When the card's comparison section is written
+    section = report._comparison_section(config.model, comparison)
+
+    # Then it shows the table only when the digests match, and says why otherwise
+    assert section.startswith("## Choosing the model")
+    assert shown in section
+
+
+def test_estimator_digest_changes_with_the_estimator_settings_only(config: Config) -> None:
+    settings = config.model
+    other_trim = settings.model_copy(
+        update={"residual_trim": settings.residual_trim.model_copy(update={"threshold": 9.0})}
+    )
+    other_folds = settings.model_copy(update={"cv_folds": 7})
+
+    assert report.estimator_digest(other_trim) != report.estimator_digest(settings)
+    assert report.estimator_digest(other_folds) == report.estimator_digest(settings)

@@ -47,6 +47,10 @@ from regression_model.processing.features import (
     WeightedSums,
 )
 from regression_model.processing.price_band import PriceBandRegressor
+from regression_model.processing.residual_trim import (
+    ResidualTrimmedRegressor,
+    predicting_estimator,
+)
 from regression_model.processing.scoring import (
     TREE_WALK_MAX_ROWS,
     CompiledStep,
@@ -527,7 +531,8 @@ def test_unknown_final_estimator_runs_its_own_predict(
 
 def _boosted_trees(pipeline: Pipeline) -> Any:
     blend = pipeline[-1].regressor_.regressor_
-    return next(m for m in blend.estimators_ if isinstance(m, XGBoostTreesRegressor))
+    members = [predicting_estimator(member) for member in blend.estimators_]
+    return next(m for m in members if isinstance(m, XGBoostTreesRegressor))
 
 
 @pytest.mark.parametrize(
@@ -873,8 +878,18 @@ def _regression_data(seed: int) -> tuple[Any, Any]:
         ),
         VotingRegressor([("lasso", Lasso()), ("net", ElasticNet()), ("gone", "drop")]),
         PriceBandRegressor(regressor=Lasso(alpha=0.01), margin=0.1),
+        ResidualTrimmedRegressor(regressor=Lasso(alpha=0.01), threshold=2.0),
     ],
-    ids=["lasso", "elastic-net", "boosting", "log-target", "voting", "voting-drop", "band"],
+    ids=[
+        "lasso",
+        "elastic-net",
+        "boosting",
+        "log-target",
+        "voting",
+        "voting-drop",
+        "band",
+        "trimmed",
+    ],
 )
 def test_compiled_estimators_match_their_predict(estimator: Any) -> None:
     # Given a fitted estimator

@@ -338,9 +338,9 @@ def test_only_requests_past_inline_max_rows_are_scored_in_a_worker_thread(
     # Given a record of what goes to the thread pool
     sent_to_thread: list[object] = []
 
-    async def recording_run_in_threadpool(function: Any, **kwargs: Any) -> Any:
-        sent_to_thread.append(function)
-        return await run_in_threadpool(function, **kwargs)
+    async def recording_run_in_threadpool(function: Any) -> Any:
+        sent_to_thread.append(function.func)  # the route's partial of make_prediction
+        return await run_in_threadpool(function)
 
     monkeypatch.setattr(routes, "run_in_threadpool", recording_run_in_threadpool)
     # When
@@ -724,6 +724,24 @@ def test_predict_passes_an_interval_level_through(client: TestClient, config: Co
     expected = make_prediction(input_data=house, interval=level)
     assert answer.json() == json.loads(expected.model_dump_json())
     assert answer.json()["lower"][0] < answer.json()["predictions"][0] < answer.json()["upper"][0]
+
+
+def test_predict_passes_explain_through(client: TestClient) -> None:
+    """Check that ?explain=true gives each priced house its explanation (issue 22)."""
+    # Given a house with a bad value and a good one
+    houses = [{**load_example_houses()[0], "LotArea": -5}, load_example_houses()[1]]
+
+    # When they are priced with explanations, and without
+    answer = client.post("/v1/predict?explain=true", json=houses)
+    plain = client.post("/v1/predict", json=houses)
+
+    # Then the answer is make_prediction's with explain, and null without it
+    assert answer.status_code == 200
+    expected = make_prediction(input_data=houses, explain=True)
+    assert answer.json() == json.loads(expected.model_dump_json())
+    assert answer.json()["explanations"][0] is None
+    assert len(answer.json()["explanations"][1]["top"]) == 3
+    assert plain.json()["explanations"] is None
 
 
 def test_predict_refuses_an_uncalibrated_interval_level(client: TestClient) -> None:

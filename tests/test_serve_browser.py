@@ -163,3 +163,38 @@ def test_a_value_outside_training_is_priced_with_its_warning_next_to_its_field(
     field = page.find_element(By.ID, "field-LotArea")
     assert "has-warning" in (field.get_attribute("class") or "")
     assert page.find_element(By.ID, "message-LotArea").text == warning.message
+
+
+def test_a_priced_house_shows_a_bar_chart_of_its_largest_contributions(
+    page: WebDriver, config: Config
+) -> None:
+    """Check the chart of issue 22: one bar per column in words, up or down as its part."""
+    # Given the example house and its explanation
+    [explanation] = make_prediction(input_data=[example_house()], explain=True).explanations or []
+    assert explanation is not None
+
+    # When it is priced on the page
+    _submit_and_read_price(page)
+
+    # Then the chart holds a bar per column the explanation puts in words, in its order
+    figure = page.find_element(By.ID, "explanation")
+    assert figure.is_displayed()
+    rows = figure.find_elements(By.CLASS_NAME, "bar-row")
+    assert len(rows) == config.explain.top_columns
+    for row, words in zip(rows, explanation.top):
+        name, change = words.rsplit(": ", 1)
+        assert row.find_element(By.CLASS_NAME, "bar-name").text == name
+        assert row.find_element(By.CLASS_NAME, "bar-value").text == change
+        column = words.split(" ")[0]
+        direction = "is-up" if explanation.contributions[column] >= 0 else "is-down"
+        assert direction in (row.find_element(By.CLASS_NAME, "bar").get_attribute("class") or "")
+
+
+def test_a_house_without_a_price_shows_no_chart(page: WebDriver) -> None:
+    # Given a house priced, then one with a bad value
+    _submit_and_read_price(page)
+    _set_value(page, "LotArea", "-5")
+    # When
+    _submit_and_read_price(page)
+    # Then the chart is hidden
+    assert not page.find_element(By.ID, "explanation").is_displayed()

@@ -14,6 +14,7 @@ from pydantic_core import PydanticCustomError
 from strictyaml import (
     YAML,
     Bool,
+    EmptyList,
     Float,
     Int,
     Map,
@@ -36,6 +37,7 @@ __all__ = [
     "Config",
     "ConfigError",
     "DriftSettings",
+    "ExplainSettings",
     "ModelSettings",
     "check_training_settings",
     "get_config",
@@ -100,6 +102,9 @@ SCHEMA = Map(
                 "random_state": Int(),
                 "estimator": Str(),
                 "blend": Seq(Str()),
+                "residual_trim": Map(
+                    {"estimators": EmptyList() | Seq(Str()), "threshold": Float()}
+                ),
                 "lasso": Map({"alpha": Float(), "max_iter": Int()}),
                 "elastic_net": Map({"alpha": Float(), "l1_ratio": Float(), "max_iter": Int()}),
                 "gradient_boosting": Map(
@@ -146,6 +151,7 @@ SCHEMA = Map(
                 "share_floor": Float(),
             }
         ),
+        "explain": Map({"top_columns": Int()}),
         "serve": Map(
             {
                 "host": Str(),
@@ -331,6 +337,13 @@ SingleEstimator = Literal[
 ]
 
 
+class ResidualTrimSettings(_Frozen):
+    """Which estimators are refitted without the training rows they fit worst, and the cut."""
+
+    estimators: tuple[SingleEstimator, ...]
+    threshold: float = Field(gt=0)
+
+
 class ModelSettings(_Frozen):
     """The features, the feature-engineering groups and the estimator's settings."""
 
@@ -357,6 +370,7 @@ class ModelSettings(_Frozen):
     random_state: int = Field(ge=0)
     estimator: SingleEstimator | Literal["blend"]
     blend: tuple[SingleEstimator, ...] = Field(min_length=2)
+    residual_trim: ResidualTrimSettings
     lasso: LassoSettings
     elastic_net: ElasticNetSettings
     gradient_boosting: GradientBoostingSettings
@@ -473,6 +487,12 @@ class DriftSettings(_Frozen):
         return self
 
 
+class ExplainSettings(_Frozen):
+    """How ``make_prediction(..., explain=True)`` puts a price's reasons in words."""
+
+    top_columns: int = Field(ge=1)
+
+
 class Config(_Frozen):
     """The whole configuration: app settings, model settings, the HTTP service's settings and
     the drift report's."""
@@ -480,6 +500,7 @@ class Config(_Frozen):
     app: AppSettings
     model: ModelSettings
     drift: DriftSettings
+    explain: ExplainSettings
     serve: ServeSettings
 
 

@@ -232,6 +232,25 @@ class XGBoostTreesRegressor(RegressorMixin, BaseEstimator):
         total = np.add.accumulate(terms, axis=1, dtype=np.float32)[:, -1]
         return total.astype(np.float64)
 
+    def shap_values(self, features: Float32Array) -> Float32Array:
+        """XGBoost's exact TreeSHAP values: rows by (features + 1), the last column the base.
+
+        Each row's values add up to its prediction up to float32 rounding. Explanations
+        only (``regression_model.explain``): scoring never calls it.
+
+        Raises
+        ------
+        ImportError
+            If XGBoost cannot be imported or cannot load the trees.
+        """
+        booster = self._loaded_booster()
+        if booster is None:
+            raise ImportError("explaining the boosted trees needs XGBoost, which cannot load")
+        import xgboost
+
+        values = booster.predict(xgboost.DMatrix(features, nthread=1), pred_contribs=True)
+        return np.asarray(values, dtype=np.float32)
+
     # The loaded booster is a cache, never pickled: the bytes are the model.
     def __getstate__(self) -> dict[str, Any]:
         # A copy: on Python 3.11+ the inherited state is the instance's own __dict__.

@@ -35,6 +35,10 @@ class PriceBandRegressor(RegressorMixin, BaseEstimator):
         The lowest prediction.
     upper_ : float
         The highest prediction.
+    feature_mean_ : ndarray of float64
+        The mean of each column of ``X`` in fit: the reference a linear model's
+        explanation measures each column from (``regression_model.explain``). Predictions
+        do not use it.
     n_features_in_ : int
         Number of columns seen in ``fit``.
     feature_names_in_ : ndarray of str
@@ -59,8 +63,9 @@ class PriceBandRegressor(RegressorMixin, BaseEstimator):
             raise ValueError(f"margin must be at least 0 and below 1, got {self.margin!r}.")
         # Checked here, and records the feature names; the regressor gets X as it came, so
         # that a DataFrame keeps its column names.
-        _, target = validate_data(self, X, y, y_numeric=True)
+        features, target = validate_data(self, X, y, y_numeric=True)
         self.regressor_ = clone(self.regressor).fit(X, target)
+        self.feature_mean_ = np.mean(np.asarray(features, dtype=np.float64), axis=0)
         self.lower_ = float(np.min(target)) * (1 - self.margin)
         self.upper_ = float(np.max(target)) * (1 + self.margin)
         return self

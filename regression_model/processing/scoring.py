@@ -53,9 +53,7 @@ from __future__ import annotations
 
 import functools
 import logging
-import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeAlias
 
@@ -87,39 +85,14 @@ CHUNK_ROWS = 8192
 TREE_WALK_MAX_ROWS = 8
 
 
-# Overrides the thread count a batch is scored with (see ``scoring_threads``).
-THREADS_VARIABLE = "REGRESSION_MODEL_THREADS"
+def chunk_bounds(n_rows: int) -> list[int]:
+    """Where the chunks of a batch of ``n_rows`` start, and the last one stops.
 
-
-def scoring_threads(threads: int | None = None) -> int:
-    """How many threads score a large batch: ``threads``, else the environment's setting.
-
-    Without either, every core this process may run on.
-
-    Raises
-    ------
-    ValueError
-        If the count, given or from ``REGRESSION_MODEL_THREADS``, is not a whole number of
-        at least 1.
+    The fewest chunks of at most ``CHUNK_ROWS`` rows, of equal size, so that threads scoring
+    them finish together (10,000 rows: 0, 5,000, 10,000).
     """
-    if threads is None:
-        setting = os.environ.get(THREADS_VARIABLE)
-        if setting is None:
-            return (
-                len(os.sched_getaffinity(0))
-                if hasattr(os, "sched_getaffinity")
-                else (os.cpu_count() or 1)
-            )
-        try:
-            threads = int(setting)
-        except ValueError:
-            threads = 0
-        source = f"{THREADS_VARIABLE}={setting!r}"
-    else:
-        source = f"threads={threads!r}"
-    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
-        raise ValueError(f"{source}: the thread count must be a whole number of at least 1")
-    return threads
+    bounds: list[int] = np.linspace(0, n_rows, -(-n_rows // CHUNK_ROWS) + 1).astype(int).tolist()
+    return bounds
 
 
 class NotCompiled(Exception):
@@ -807,6 +780,11 @@ def _compile_xgboost_trees(model: XGBoostTreesRegressor, step_name: str) -> Esti
     return run
 
 
+def _compile_residual_trimmed_regressor(model: Any, step_name: str) -> EstimatorFunction:
+    """The second fit's compiled form: trimming happens in ``fit`` only."""
+    return compile_estimator(model.regressor_, step_name=step_name)
+
+
 def _compile_voting_regressor(model: Any, step_name: str) -> EstimatorFunction:
     members = [compile_estimator(member, step_name=step_name) for member in model.estimators_]
     weights = np.array(
@@ -904,9 +882,11 @@ def _estimator_compilers() -> dict[type, EstimatorCompiler]:
 
     from regression_model.processing.boosted_trees import XGBoostTreesRegressor
     from regression_model.processing.price_band import PriceBandRegressor
+    from regression_model.processing.residual_trim import ResidualTrimmedRegressor
 
     return {
         PriceBandRegressor: _compile_price_band_regressor,
+        ResidualTrimmedRegressor: _compile_residual_trimmed_regressor,
         TransformedTargetRegressor: _compile_transformed_target_regressor,
         VotingRegressor: _compile_voting_regressor,
         Lasso: _compile_linear_model,
@@ -1006,9 +986,7 @@ class PipelineScorer:
         self._estimate = estimate
         self.fallback_steps = fallback_steps
 
-    def predict(
-        self, frame: pd.DataFrame, *, rows: BoolArray | None = None, threads: int = 1
-    ) -> FloatArray:
+    def predict(self, frame: pd.DataFrame, *, rows: BoolArray | None = None) -> FloatArray:
         """The fitted pipeline's ``predict(frame)``, or ``predict(frame[rows])``.
 
         Parameters
@@ -1018,9 +996,6 @@ class PipelineScorer:
         rows : ndarray of bool, default=None
             Which rows to score. Selecting them here, after the columns are arrays, saves a
             DataFrame copy.
-        threads : int, default=1
-            How many chunks of ``CHUNK_ROWS`` rows to score at once. A batch of one chunk
-            never starts a thread.
 
         Returns
         -------
@@ -1033,27 +1008,19 @@ class PipelineScorer:
         if n_rows <= CHUNK_ROWS:
             return self._predict_chunk(names, arrays, n_rows, rows)
         # Rows are scored independently, so a large batch goes through in chunks: the
-        # widest intermediate (the model matrix) then takes memory for one chunk per
-        # thread. The trees and most numpy steps release the GIL, so chunks on several
-        # threads share the cores; each chunk's prices are what it alone would get.
-        # Chunks of equal size, so that threads finish together (10,000 rows: 2 x 5,000).
-        bounds = np.linspace(0, n_rows, -(-n_rows // CHUNK_ROWS) + 1).astype(int).tolist()
-        chunks = [
-            (
-                [array[start:stop] for array in arrays],
-                None if rows is None else rows[start:stop],
-            )
-            for start, stop in zip(bounds[:-1], bounds[1:])
-        ]
-
-        def predict_chunk(chunk: tuple[list[Any], BoolArray | None]) -> FloatArray:
-            chunk_arrays, selected = chunk
-            return self._predict_chunk(names, chunk_arrays, len(chunk_arrays[0]), selected)
-
-        if threads == 1:
-            return np.concatenate([predict_chunk(chunk) for chunk in chunks])
-        with ThreadPoolExecutor(max_workers=min(threads, len(chunks))) as pool:
-            return np.concatenate(list(pool.map(predict_chunk, chunks)))
+        # widest intermediate (the model matrix) then takes memory for one chunk only.
+        bounds = chunk_bounds(n_rows)
+        return np.concatenate(
+            [
+                self._predict_chunk(
+                    names,
+                    [array[start:stop] for array in arrays],
+                    stop - start,
+                    None if rows is None else rows[start:stop],
+                )
+                for start, stop in zip(bounds[:-1], bounds[1:])
+            ]
+        )
 
     def _predict_chunk(
         self, names: list[str], arrays: Sequence[Any], n_rows: int, rows: BoolArray | None

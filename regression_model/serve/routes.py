@@ -3,6 +3,7 @@ the page."""
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -105,13 +106,18 @@ async def predict(
         default=None,
         description="A calibrated level (see /v1/model) for `lower` and `upper` price ends.",
     ),
+    explain: bool = Query(
+        default=False,
+        description="Add `explanations`: each input column's part of each house's log price.",
+    ),
 ) -> Response:
     """Price houses: a list of house records (raw column names) or one record.
 
     The answer holds one prediction per house, in order, ``null`` where the house has
     errors; a house with a bad value is a row error in a 200 answer, never a refusal. With
     ``?interval=0.9`` (a level training calibrated) each priced house also gets the ends of
-    its range; an uncalibrated level is refused (422) naming the calibrated ones.
+    its range; an uncalibrated level is refused (422) naming the calibrated ones. With
+    ``?explain=true`` each priced house also gets its explanation (README, "Why this price").
     """
     model = _loaded_model(request)
     state = _state(request)
@@ -123,13 +129,14 @@ async def predict(
             raise HTTPException(status_code=422, detail=str(error)) from error
     body = await _read_body(request, limit=settings.max_body_bytes)
     houses = parse_houses(body, columns=state.input_columns, max_rows=settings.max_rows_per_request)
+    score = partial(make_prediction, input_data=houses, interval=interval, explain=explain)
     if len(houses) <= settings.inline_max_rows:
         # A few houses score in about a millisecond: less than the hop to a worker thread
         # and back, which under the GIL would not run beside the loop anyway.
-        result = make_prediction(input_data=houses, interval=interval)
+        result = score()
     else:
         # A batch holds the CPU for longer: in a worker thread, the loop keeps answering.
-        result = await run_in_threadpool(make_prediction, input_data=houses, interval=interval)
+        result = await run_in_threadpool(score)
     state.metrics.observe_result(result=result)
     return Response(content=result.model_dump_json(), media_type="application/json")
 

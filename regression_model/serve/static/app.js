@@ -94,6 +94,7 @@ function fillExample() {
   byId("price").textContent = "–";
   byId("summary").textContent = "";
   byId("result").className = "result";
+  showExplanation(null);
 }
 
 function readHouse() {
@@ -164,7 +165,7 @@ async function priceHouse(event) {
   const button = byId("submit");
   button.disabled = true;
   try {
-    const response = await fetch("/v1/predict", {
+    const response = await fetch("/v1/predict?explain=true", {
       method: "POST",
       headers: { "Content-Type": "application/json" },
       body: JSON.stringify([readHouse()]),
@@ -172,7 +173,9 @@ async function priceHouse(event) {
     const body = await response.json();
     if (response.ok) {
       showResult(body);
+      showExplanation(body);
     } else {
+      showExplanation(null);
       byId("result").className = "result is-error";
       byId("price").textContent = "No price";
       byId("summary").textContent = body.detail || `The service answered ${response.status}.`;
