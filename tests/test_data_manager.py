@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import sklearn
+import xgboost
 from sklearn.dummy import DummyRegressor
 from sklearn.exceptions import InconsistentVersionWarning
 from sklearn.pipeline import Pipeline
@@ -139,6 +140,7 @@ def test_metadata_records_versions_hashes_and_metrics(
         "pandas": pd.__version__,
         "scikit-learn": sklearn.__version__,
         "feature-engine": feature_engine.__version__,
+        "xgboost": xgboost.__version__,
     }
 
 
