@@ -233,13 +233,19 @@ def free_loopback_port() -> int:
         return port
 
 
-def _start_server(log_path: Path, *, port: int | None = None) -> LiveServer:
-    """Start ``regression-model serve`` on ``port`` (a free one if None); wait for /ready."""
+# uvicorn logs this once per worker process, when its lifespan has loaded the model.
+WORKER_STARTED = "Application startup complete."
+
+
+def _start_server(log_path: Path, *, port: int | None = None, workers: int = 1) -> LiveServer:
+    """Start ``regression-model serve`` on ``port`` (a free one if None); wait until /ready
+    answers and every one of the ``workers`` has started."""
     port = free_loopback_port() if port is None else port
     package_parent = Path(regression_model.__file__).resolve().parents[1]
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(package_parent), env.get("PYTHONPATH")]))
     command = [sys.executable, "-m", "regression_model", "serve", "--port", str(port)]
+    command += ["--workers", str(workers)]
     with log_path.open("wb") as log:
         process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
     server = LiveServer(url=f"http://127.0.0.1:{port}", process=process, log_path=log_path)
@@ -247,8 +253,10 @@ def _start_server(log_path: Path, *, port: int | None = None) -> LiveServer:
     while time.monotonic() < deadline and process.poll() is None:
         try:
             with urllib.request.urlopen(f"{server.url}/ready") as answer:
-                if answer.status == 200:
+                # One ready worker answers /ready; the others may still be loading.
+                if answer.status == 200 and server.log().count(WORKER_STARTED) >= workers:
                     return server
+            time.sleep(0.2)
         except urllib.error.HTTPError as not_ready:  # 503: the model failed to load
             not_ready.close()
             break
@@ -260,19 +268,26 @@ def _start_server(log_path: Path, *, port: int | None = None) -> LiveServer:
 
 
 @pytest.fixture()
-def start_server(tmp_path: Path) -> Iterator[Callable[[], LiveServer]]:
+def start_server(tmp_path: Path) -> Iterator[Callable[..., LiveServer]]:
     """Start servers on demand; any still running at the end of the test is killed."""
     started: list[LiveServer] = []
 
-    def start() -> LiveServer:
-        started.append(_start_server(tmp_path / f"server-{len(started)}.log"))
+    def start(*, workers: int = 1) -> LiveServer:
+        log_path = tmp_path / f"server-{len(started)}.log"
+        started.append(_start_server(log_path, workers=workers))
         return started[-1]
 
     yield start
     for server in started:
         if server.process.poll() is None:
-            server.process.kill()
-            server.process.wait()
+            # SIGTERM, not SIGKILL: uvicorn's supervisor then stops its worker processes,
+            # which a killed supervisor would leave running.
+            server.process.terminate()
+            try:
+                server.process.wait(timeout=SERVER_START_TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                server.process.kill()
+                server.process.wait()
 
 
 @pytest.fixture(scope="module")

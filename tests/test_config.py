@@ -122,6 +122,13 @@ def _drift_setting(key: str, value: str) -> Edit:
     return edit
 
 
+def _serve_setting(key: str, value: str | list[str]) -> Edit:
+    def edit(tree: dict[str, Any]) -> None:
+        tree["serve"][key] = value
+
+    return edit
+
+
 def _explain_top_zero(tree: dict[str, Any]) -> None:
     tree["explain"]["top_columns"] = "0"
 
@@ -157,6 +164,17 @@ BROKEN_CONFIGS: list[tuple[str, Edit, str]] = [
         "drift-outside-share-above-one",
         _drift_setting("outside_share_drifted", "1.5"),
         "drift.outside_share_drifted",
+    ),
+    ("serve-inline-rows-negative", _serve_setting("inline_max_rows", "-1"), "inline_max_rows"),
+    (
+        "serve-latency-buckets-not-increasing",
+        _serve_setting("latency_buckets_s", ["0.1", "0.05"]),
+        "serve.latency_buckets_s",
+    ),
+    (
+        "serve-latency-bucket-zero",
+        _serve_setting("latency_buckets_s", ["0.0", "0.05"]),
+        "serve.latency_buckets_s",
     ),
 ]
 

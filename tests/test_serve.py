@@ -11,7 +11,8 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,8 @@ import httpx2
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from prometheus_client.parser import text_string_to_metric_families
+from starlette.concurrency import run_in_threadpool
 
 import regression_model
 from regression_model import __version__
@@ -30,13 +33,17 @@ from regression_model.results import ErrorKind, PredictionResult, RowError
 from regression_model.serve import app as serve_app
 from regression_model.serve import routes
 from regression_model.serve.app import REQUEST_ID_HEADER, SERVER_ERROR, create_app
+from regression_model.serve.logs import ACCESS_LOGGER, JsonFormatter
+from regression_model.serve.metrics import UNMATCHED_ROUTE
 from regression_model.serve.routes import MODEL_FAILED, MODEL_LOADING, NOT_HOUSES, NOT_JSON
 from regression_model.serve.schemas import example_house as serve_example_house
 from tests.conftest import LiveServer
 
-# Small limits, so the limit tests send small requests.
+# Small limits, so the limit tests send small requests; one house is scored on the event
+# loop, two or more in a worker thread.
 MAX_ROWS = 3
 MAX_BODY_BYTES = 20_000
+INLINE_MAX_ROWS = 1
 DRAIN_TIMEOUT_S = 60
 # Anything that would betray the server's insides in an answer.
 LEAKS = re.compile(r"Traceback|File \"|/work/|site-packages|\.py\b")
@@ -45,7 +52,11 @@ LEAKS = re.compile(r"Traceback|File \"|/work/|site-packages|\.py\b")
 @pytest.fixture()
 def small_limits_config(config: Config) -> Config:
     serve = config.serve.model_copy(
-        update={"max_rows_per_request": MAX_ROWS, "max_body_bytes": MAX_BODY_BYTES}
+        update={
+            "max_rows_per_request": MAX_ROWS,
+            "max_body_bytes": MAX_BODY_BYTES,
+            "inline_max_rows": INLINE_MAX_ROWS,
+        }
     )
     return config.model_copy(update={"serve": serve})
 
@@ -242,28 +253,135 @@ def test_a_bad_house_is_a_row_error_in_a_200_answer(
     assert [(e["row"], e["column"], e["kind"]) for e in result["errors"]] == [(1, column, kind)]
 
 
-def test_an_empty_house_is_a_row_with_errors(client: TestClient) -> None:
-    """Check that a house with no columns at all is answered as one row, not dropped."""
+def test_a_house_with_some_columns_missing_is_answered_with_row_errors(
+    client: TestClient, example_house: dict[str, Any]
+) -> None:
+    """Check that a partial house is still a house: its missing column is a row error."""
+    # Given the example house without LotArea
+    partial = {column: value for column, value in example_house.items() if column != "LotArea"}
     # When
-    answer = client.post("/v1/predict", json=[{}])
+    answer = client.post("/v1/predict", json=partial)
     # Then
     assert answer.status_code == 200
-    assert answer.json()["predictions"] == [None]
+    result = answer.json()
+    assert result["predictions"] == [None]
+    assert [(e["column"], e["kind"]) for e in result["errors"]] == [("LotArea", "missing_column")]
+
+
+NO_COLUMNS = "none of the model's 78 input columns (GET /v1/model lists them)"
+# Stands for the example house in a list below.
+HOUSE = "HOUSE"
 
 
 @pytest.mark.parametrize(
     ("body", "detail"),
     [
-        (b"{not json", f"{NOT_JSON}: Expecting property name enclosed in double quotes"),
-        (b"", f"{NOT_JSON}: Expecting value (line 1, column 1)"),
-        (b"\xff\xfe\xfa", f"{NOT_JSON}: it is not UTF-8"),
+        (
+            {"not": "records", "x": [1, 2]},
+            f"the request body is not a house: the object has {NO_COLUMNS}",
+        ),
+        ({}, f"the request body is not a house: the object has {NO_COLUMNS}"),
+        ({"Id": 1461}, f"the request body is not a house: the object has {NO_COLUMNS}"),
+        (
+            [HOUSE, {"not": "records"}],
+            f"element 1 of the list (counting from 0) is not a house: the object has {NO_COLUMNS}",
+        ),
+        (
+            [{}, HOUSE, {"x": 1}],
+            "elements 0 and 2 of the list (counting from 0) are not houses: "
+            f"they have {NO_COLUMNS}",
+        ),
+    ],
+    ids=["issue-23-example", "empty-object", "only-an-id", "second-of-two", "two-of-three"],
+)
+def test_an_object_with_none_of_the_model_columns_is_refused_with_422(
+    client: TestClient, example_house: dict[str, Any], body: Any, detail: str
+) -> None:
+    """Check that an object sharing no column with the input schema is not taken for a house
+    with every column missing. Non-regression test for #23."""
+    # Given the body, with the example house in place of HOUSE
+    if isinstance(body, list):
+        body = [example_house if item == HOUSE else item for item in body]
+    # When
+    answer = client.post("/v1/predict", json=body)
+    # Then one line says what was expected, and which element was not a house
+    assert answer.status_code == 422
+    assert answer.json() == {"detail": detail}
+
+
+def test_a_refusal_names_five_elements_then_counts_the_rest(config: Config) -> None:
+    # Given an app that takes up to 7 houses, and 7 objects that are not houses
+    serve = config.serve.model_copy(update={"max_rows_per_request": 7})
+    app = create_app(config=config.model_copy(update={"serve": serve}))
+    # When
+    with TestClient(app) as client:
+        answer = client.post("/v1/predict", json=[{"x": 1}] * 7)
+    # Then
+    assert answer.status_code == 422
+    assert answer.json()["detail"].startswith(
+        "elements 0, 1, 2, 3, 4 and 2 more of the list (counting from 0) are not houses"
+    )
+
+
+@pytest.mark.parametrize(
+    ("houses", "is_in_thread"),
+    [(1, False), (INLINE_MAX_ROWS + 1, True)],
+    ids=["few-on-the-loop", "more-in-a-thread"],
+)
+def test_only_requests_past_inline_max_rows_are_scored_in_a_worker_thread(
+    client: TestClient,
+    example_house: dict[str, Any],
+    monkeypatch: pytest.MonkeyPatch,
+    houses: int,
+    is_in_thread: bool,
+) -> None:
+    # Given a record of what goes to the thread pool
+    sent_to_thread: list[object] = []
+
+    async def recording_run_in_threadpool(function: Any) -> Any:
+        sent_to_thread.append(function.func)  # the route's partial of make_prediction
+        return await run_in_threadpool(function)
+
+    monkeypatch.setattr(routes, "run_in_threadpool", recording_run_in_threadpool)
+    # When
+    answer = client.post("/v1/predict", json=[example_house] * houses)
+    # Then the answer is the same either way; only its path differs
+    assert answer.status_code == 200
+    assert answer.json() == make_prediction(input_data=[example_house] * houses).model_dump(
+        mode="json"
+    )
+    assert sent_to_thread == ([make_prediction] if is_in_thread else [])
+
+
+@pytest.mark.parametrize(
+    ("body", "detail"),
+    [
+        (
+            b"{not json",
+            f"{NOT_JSON}: unexpected character, expected a string key (line 1, column 2)",
+        ),
+        (b"", f"{NOT_JSON}: Input is a zero-length, empty document (line 1, column 1)"),
+        (b"\xff\xfe\xfa", f"{NOT_JSON}: str is not valid UTF-8"),
+        # NaN and Infinity are not JSON (RFC 8259), though the standard library's parser
+        # takes them.
+        (b'{"LotArea": NaN}', f"{NOT_JSON}: unexpected character, expected a JSON value"),
         (b"42", NOT_HOUSES),
         (b'"a house"', NOT_HOUSES),
         (b"null", NOT_HOUSES),
-        (b"[{}, 3]", NOT_HOUSES),
-        (b"[[1, 2]]", NOT_HOUSES),
+        (b"[{}, 3]", f"{NOT_HOUSES}; element 1 of the list (counting from 0) is not an object"),
+        (b"[[1, 2]]", f"{NOT_HOUSES}; element 0 of the list (counting from 0) is not an object"),
     ],
-    ids=["broken", "empty", "not-utf8", "number", "string", "null", "one-not-a-house", "rows"],
+    ids=[
+        "broken",
+        "empty",
+        "not-utf8",
+        "nan",
+        "number",
+        "string",
+        "null",
+        "one-not-a-house",
+        "rows",
+    ],
 )
 def test_a_body_that_is_not_houses_is_refused_with_422(
     client: TestClient, body: bytes, detail: str
@@ -330,6 +448,108 @@ def test_a_server_error_answers_500_with_the_logged_request_id_and_no_insides(
     [record] = [r for r in caplog.records if request_id in r.getMessage()]
     assert record.exc_info is not None
     assert "cannot open /srv/models/secret.pkl" in str(record.exc_info[1])
+
+
+# --- /metrics and the access log -----------------------------------------------------------
+
+
+def _samples(metrics_text: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+    """Every sample of a Prometheus text exposition, by name and labels."""
+    return {
+        (sample.name, frozenset(sample.labels.items())): sample.value
+        for family in text_string_to_metric_families(metrics_text)
+        for sample in family.samples
+    }
+
+
+def _value(samples: dict[Any, float], name: str, **labels: str) -> float:
+    return samples.get((name, frozenset(labels.items())), 0.0)
+
+
+def test_metrics_count_requests_errors_latency_houses_and_row_kinds(
+    client: TestClient, example_house: dict[str, Any]
+) -> None:
+    # Given a priced house, a house beyond the training range (priced, with a warning), a
+    # house with a negative area (a row error), a refused body and an unknown path
+    houses = [example_house, {**example_house, "LotArea": 240000}, {**example_house, "LotArea": -5}]
+    priced = client.post("/v1/predict", json=houses)
+    refused = client.post("/v1/predict", json={"not": "a house"})
+    client.get("/nowhere/1")
+    client.get("/nowhere/2")
+    # When
+    answer = client.get("/metrics")
+    # Then the text format, and each count as sent
+    assert answer.status_code == 200
+    assert answer.headers["content-type"].startswith("text/plain")
+    assert (priced.status_code, refused.status_code) == (200, 422)
+    samples = _samples(answer.text)
+    predict = "/v1/predict"
+    requests = "regression_model_http_requests_total"
+    assert _value(samples, requests, route=predict, method="POST", status="200") == 1
+    assert _value(samples, requests, route=predict, method="POST", status="422") == 1
+    assert _value(samples, requests, route=UNMATCHED_ROUTE, method="GET", status="404") == 2
+    errors = "regression_model_http_request_errors_total"
+    assert _value(samples, errors, route=predict, status="422") == 1
+    assert _value(samples, errors, route=predict, status="200") == 0
+    assert (
+        _value(samples, "regression_model_http_request_duration_seconds_count", route=predict) == 2
+    )
+    assert _value(samples, "regression_model_houses_priced_total") == 2
+    assert _value(samples, "regression_model_row_errors_total", kind="out_of_range") == 1
+    warnings = "regression_model_row_warnings_total"
+    assert _value(samples, warnings, kind="outside_training_range") == 1
+
+
+def test_metrics_count_a_server_error(
+    client: TestClient, example_house: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given scoring that fails
+    def failing_prediction(**_: object) -> None:
+        raise RuntimeError("no")
+
+    monkeypatch.setattr(routes, "make_prediction", failing_prediction)
+    # When
+    client.post("/v1/predict", json=example_house)
+    samples = _samples(client.get("/metrics").text)
+    # Then it is counted as the 500 it was answered with
+    name = "regression_model_http_request_errors_total"
+    assert _value(samples, name, route="/v1/predict", status="500") == 1
+
+
+def test_every_request_is_one_access_record_with_its_request_id(
+    client: TestClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    # When
+    with caplog.at_level(logging.INFO, logger=ACCESS_LOGGER):
+        answer = client.get("/health")
+    # Then
+    [record] = [r for r in caplog.records if r.name == ACCESS_LOGGER]
+    line = json.loads(JsonFormatter().format(record))
+    assert line["request_id"] == answer.headers[REQUEST_ID_HEADER]
+    assert (line["method"], line["path"], line["route"], line["status"]) == (
+        "GET",
+        "/health",
+        "/health",
+        200,
+    )
+    assert line["duration_ms"] >= 0
+    assert line["level"] == "INFO" and line["logger"] == ACCESS_LOGGER
+
+
+def test_a_log_line_with_an_exception_is_still_one_json_line() -> None:
+    # Given a record carrying an exception
+    try:
+        raise ValueError("bad\nthing")
+    except ValueError as error:
+        exc_info = (type(error), error, error.__traceback__)
+    record = logging.LogRecord("x", logging.ERROR, __file__, 1, "failed %s", ("once",), exc_info)
+    # When
+    text = JsonFormatter().format(record)
+    # Then
+    assert "\n" not in text
+    line = json.loads(text)
+    assert line["message"] == "failed once"
+    assert "ValueError: bad\nthing" in line["exception"]
 
 
 # --- the page and the docs ---------------------------------------------------------------
@@ -412,10 +632,11 @@ def test_openapi_before_the_model_is_loaded_documents_the_schema_alone(app: Fast
 # --- the command line and the real server -------------------------------------------------
 
 
-def test_serve_without_the_extra_names_the_extra_and_exits_2() -> None:
-    # Given an interpreter where FastAPI cannot be imported
+@pytest.mark.parametrize("missing", ["fastapi", "orjson", "prometheus_client"])
+def test_serve_without_the_extra_names_the_extra_and_exits_2(missing: str) -> None:
+    # Given an interpreter where one of the extra's packages cannot be imported
     hide_fastapi = (
-        "import sys; sys.modules['fastapi'] = None; sys.argv = ['regression-model', 'serve']; "
+        f"import sys; sys.modules[{missing!r}] = None; sys.argv = ['regression-model', 'serve']; "
         "from regression_model.cli import main; main()"
     )
     package_parent = Path(regression_model.__file__).resolve().parents[1]
@@ -430,7 +651,7 @@ def test_serve_without_the_extra_names_the_extra_and_exits_2() -> None:
     # Then
     assert completed.returncode == 2
     assert completed.stderr.splitlines() == [
-        "Error: `serve` needs the serve extra (fastapi is missing): "
+        f"Error: `serve` needs the serve extra ({missing} is missing): "
         "pip install 'ames-price-model[serve]'"
     ]
 
@@ -527,3 +748,50 @@ def test_predict_refuses_an_uncalibrated_interval_level(client: TestClient) -> N
     answer = client.post("/v1/predict?interval=0.85", json=load_example_houses()[0])
     assert answer.status_code == 422
     assert answer.json()["detail"].startswith("interval level 0.85 is not calibrated")
+
+
+def test_metrics_add_up_across_worker_processes(
+    start_server: Callable[..., LiveServer], example_house: dict[str, Any]
+) -> None:
+    """Check that with --workers 2 every scrape reports every worker's requests, whichever
+    worker answers it (prometheus-client's multiprocess mode)."""
+    # Given a server of two workers, and requests on connections of their own, in parallel,
+    # so that both workers answer some
+    server = start_server(workers=2)
+    requests = 40
+
+    def predict(_: int) -> int:
+        return httpx2.post(f"{server.url}/v1/predict", json=example_house).status_code
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        statuses = list(pool.map(predict, range(requests)))
+    # When scraped several times, each scrape on a new connection
+    scrapes = [_samples(httpx2.get(f"{server.url}/metrics").text) for _ in range(6)]
+    # Then both workers answered, and every scrape counts all the requests
+    assert statuses == [200] * requests
+    lines = [json.loads(line) for line in server.log().splitlines() if line.startswith("{")]
+    predict_pids = {line["pid"] for line in lines if line.get("path") == "/v1/predict"}
+    assert len(predict_pids) == 2, predict_pids
+    name = "regression_model_http_requests_total"
+    counts = [_value(s, name, route="/v1/predict", method="POST", status="200") for s in scrapes]
+    assert counts == [requests] * len(scrapes)
+    houses = [_value(s, "regression_model_houses_priced_total") for s in scrapes]
+    assert houses == [requests] * len(scrapes)
+
+
+def test_the_real_server_logs_json_lines_with_the_request_id(
+    live_server: LiveServer, example_house: dict[str, Any]
+) -> None:
+    # When
+    answer = httpx2.post(f"{live_server.url}/v1/predict", json=example_house)
+    # Then every line of the log is a JSON object, and one is this request's access line
+    request_id = answer.headers[REQUEST_ID_HEADER]
+    deadline = time.monotonic() + DRAIN_TIMEOUT_S
+    while request_id not in live_server.log():
+        assert time.monotonic() < deadline, live_server.log()
+        time.sleep(0.05)
+    lines = [json.loads(line) for line in live_server.log().splitlines()]
+    [access] = [line for line in lines if line.get("request_id") == request_id]
+    assert access["logger"] == ACCESS_LOGGER
+    assert (access["method"], access["path"], access["status"]) == ("POST", "/v1/predict", 200)
+    assert access["client"].startswith("127.0.0.1:")

@@ -158,6 +158,8 @@ SCHEMA = Map(
                 "port": Int(),
                 "max_rows_per_request": Int(),
                 "max_body_bytes": Int(),
+                "inline_max_rows": Int(),
+                "latency_buckets_s": Seq(Float()),
             }
         ),
     }
@@ -453,6 +455,17 @@ class ServeSettings(_Frozen):
     port: int = Field(ge=0, le=65535)
     max_rows_per_request: int = Field(gt=0)
     max_body_bytes: int = Field(gt=0)
+    inline_max_rows: int = Field(ge=0)
+    latency_buckets_s: tuple[float, ...] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _check_buckets(self) -> ServeSettings:
+        bounds = self.latency_buckets_s
+        if bounds[0] <= 0 or any(low >= high for low, high in zip(bounds, bounds[1:])):
+            raise _key_error(
+                "latency_buckets_s", f"must be positive and strictly increasing: {list(bounds)}"
+            )
+        return self
 
 
 class DriftSettings(_Frozen):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from regression_model.config.core import Config
+from regression_model.serve.metrics import ServiceMetrics
 from regression_model.serve.schemas import ModelInfo
 
 
@@ -16,6 +17,10 @@ class ServiceState:
     ----------
     config : Config
         The configuration the app was built with.
+    metrics : ServiceMetrics
+        The counters and histogram that ``/metrics`` shows.
+    input_columns : frozenset of str
+        The model's input columns: a JSON object with none of them is not a house.
     model_info : ModelInfo or None
         Set when the model is loaded and verified; ``None`` before, or if loading failed.
     has_failed : bool
@@ -23,5 +28,7 @@ class ServiceState:
     """
 
     config: Config
+    metrics: ServiceMetrics
+    input_columns: frozenset[str]
     model_info: ModelInfo | None = None
     has_failed: bool = False
