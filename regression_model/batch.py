@@ -103,7 +103,11 @@ def check_no_output_columns(
 
 
 def score_rows(
-    *, input_data: pd.DataFrame, interval: float | None = None, explain_top: int | None = None
+    *,
+    input_data: pd.DataFrame,
+    interval: float | None = None,
+    explain: bool = False,
+    explain_top: int | None = None,
 ) -> ScoredRows:
     """Score every row of a table: a price or the reasons there is none.
 
@@ -113,9 +117,8 @@ def score_rows(
         Raw house records, as for ``make_prediction``; extra columns are ignored.
     interval : float, default=None
         A calibrated prediction-interval level, as for ``make_prediction``.
-    explain_top : int, default=None
-        Explain each priced row, putting this many columns in words; ``None``: no
-        explanation.
+    explain, explain_top : bool, int or None
+        Explain each priced row, as for ``make_prediction``.
 
     Returns
     -------
@@ -125,7 +128,7 @@ def score_rows(
     result = make_prediction(
         input_data=input_data,
         interval=interval,
-        explain=explain_top is not None,
+        explain=explain,
         explain_top=explain_top,
     )
     # numpy turns None into NaN when asked for floats.

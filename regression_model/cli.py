@@ -429,6 +429,7 @@ def _scored_ahead(
     chunks: Iterable[tuple[pa.Table, pd.DataFrame]],
     *,
     interval: float | None,
+    explain: bool = False,
     explain_top: int | None = None,
 ) -> Iterator[tuple[pa.Table, ScoredRows]]:
     """Each chunk with its scores, scored by a background thread one chunk ahead.
@@ -441,7 +442,9 @@ def _scored_ahead(
 
     def scored() -> Generator[tuple[pa.Table, ScoredRows], None, None]:
         for table, frame in chunks:
-            yield table, score_rows(input_data=frame, interval=interval, explain_top=explain_top)
+            yield table, score_rows(
+                input_data=frame, interval=interval, explain=explain, explain_top=explain_top
+            )
 
     return read_ahead(scored())
 
@@ -454,6 +457,7 @@ def _predict_csv(
     chunk_size: int,
     show_progress: bool,
     interval: float | None = None,
+    explain: bool = False,
     explain_top: int | None = None,
 ) -> tuple[int, int]:
     from regression_model.batch import attach_scores_to_table, scored_schema
@@ -476,11 +480,13 @@ def _predict_csv(
             out_schema = scored_schema(
                 schema=_text_schema(names),
                 has_interval=interval is not None,
-                has_explanation=explain_top is not None,
+                has_explanation=explain,
             )
             with _writing(output):
                 write_csv_header(out, column_names=out_schema.names)
-            for table, scores in _scored_ahead(chunks, interval=interval, explain_top=explain_top):
+            for table, scores in _scored_ahead(
+                chunks, interval=interval, explain=explain, explain_top=explain_top
+            ):
                 with _writing(output):
                     write_csv_rows(out, attach_scores_to_table(table=table, scores=scores))
                 n_rows += table.num_rows
@@ -504,6 +510,7 @@ def _predict_parquet(
     chunk_size: int,
     show_progress: bool,
     interval: float | None = None,
+    explain: bool = False,
     explain_top: int | None = None,
 ) -> tuple[int, int]:
     import pyarrow.parquet as pq
@@ -514,7 +521,7 @@ def _predict_parquet(
     out_schema = scored_schema(
         schema=_parquet_schema(source),
         has_interval=interval is not None,
-        has_explanation=explain_top is not None,
+        has_explanation=explain,
     )
     with _reading(source), pq.ParquetFile(source) as parquet_file:
         total = parquet_file.metadata.num_rows
@@ -531,7 +538,9 @@ def _predict_parquet(
                     on_progress=advance,
                 )
             )
-            for table, scores in _scored_ahead(chunks, interval=interval, explain_top=explain_top):
+            for table, scores in _scored_ahead(
+                chunks, interval=interval, explain=explain, explain_top=explain_top
+            ):
                 # The input's Arrow columns pass through untouched; a failed row's price is null.
                 with _writing(output):
                     writer.write_table(attach_scores_to_table(table=table, scores=scores))
@@ -726,7 +735,6 @@ def predict(
         _check_interval_level(interval)
     if explain_top is not None and not explain:
         raise click.BadParameter("needs --explain", param_hint="'--explain-top'")
-    explained_columns = _explained_columns(explain_top) if explain else None
     _check_columns(
         input_path,
         _input_columns(input_path, file_format),
@@ -750,7 +758,8 @@ def predict(
                     chunk_size=chunk_size,
                     show_progress=_is_terminal(sys.stderr),
                     interval=interval,
-                    explain_top=explained_columns,
+                    explain=explain,
+                    explain_top=explain_top,
                 )
     except KeyboardInterrupt as interrupt:
         number = getattr(interrupt, "signal_number", signal.SIGINT)
@@ -1046,13 +1055,6 @@ def info(as_json: bool) -> None:
             f"this is version {__version__}",
             culprit=model_path,
         )
-
-
-def _explained_columns(explain_top: int | None) -> int:
-    """How many columns --explain puts in words: the option, else config.yml's."""
-    from regression_model.config.core import get_config
-
-    return get_config().explain.top_columns if explain_top is None else explain_top
 
 
 # --- Prediction intervals (issue 16): the level check for `predict`, the lines for `info`. ---

@@ -29,10 +29,7 @@ from regression_model.processing.scoring import (
     chunk_bounds,
     compile_pipeline,
 )
-from regression_model.processing.validation import (
-    to_frame,
-    validate_records,
-)
+from regression_model.processing.validation import to_frame, validate_records
 from regression_model.results import (
     ErrorKind,
     Explanation,
@@ -80,9 +77,14 @@ def scoring_threads(threads: int | None = None) -> int:
         source = f"{THREADS_VARIABLE}={setting!r}"
     else:
         source = f"threads={threads!r}"
-    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
-        raise ValueError(f"{source}: the thread count must be a whole number of at least 1")
-    return threads
+    return _at_least_one(threads, f"{source}: the thread count")
+
+
+def _at_least_one(value: object, what: str) -> int:
+    """``value`` if it is a whole number of at least 1 (not a bool); else a one-line error."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{what} must be a whole number of at least 1")
+    return value
 
 
 @dataclass(frozen=True)
@@ -274,9 +276,7 @@ def _explained_columns(explain_top: int | None) -> int:
     """How many columns an explanation puts in words; a caller's mistake fails before scoring."""
     if explain_top is None:
         return get_config().explain.top_columns
-    if isinstance(explain_top, bool) or not isinstance(explain_top, int) or explain_top < 1:
-        raise ValueError(f"explain_top={explain_top!r}: must be a whole number of at least 1")
-    return explain_top
+    return _at_least_one(explain_top, f"explain_top={explain_top!r}:")
 
 
 def _explanations(
