@@ -5,8 +5,8 @@ from __future__ import annotations
 import functools
 import os
 import threading
-from collections.abc import Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypeVar
 
@@ -26,10 +26,15 @@ from regression_model.processing.intervals import (
 from regression_model.processing.scoring import (
     CHUNK_ROWS,
     PipelineScorer,
+    State,
     chunk_bounds,
     compile_pipeline,
 )
-from regression_model.processing.validation import to_frame, validate_records
+from regression_model.processing.validation import (
+    ValidatedRecords,
+    to_frame,
+    validate_records,
+)
 from regression_model.results import (
     ErrorKind,
     Explanation,
@@ -148,9 +153,11 @@ def make_prediction(
         ``intervals.levels``, e.g. 0.9): the result then holds each row's range in
         ``lower`` and ``upper``. ``None`` asks for prices only.
     threads : int, default=None
-        How many threads score a batch of more than 8,192 rows (smaller batches use the
-        calling thread only). ``None`` takes ``REGRESSION_MODEL_THREADS`` if it is set,
-        else every core the process may use. Prices do not depend on it, bit for bit.
+        How many threads price a batch of more than 8,192 rows, while the calling thread
+        validates it and computes its features chunk by chunk; 1 does everything on the
+        calling thread, as do smaller batches. ``None`` takes ``REGRESSION_MODEL_THREADS``
+        if it is set, else every core the process may use. Prices do not depend on it,
+        bit for bit.
     explain : bool, default=False
         Also say why each house got its price: the result's ``explanations`` then hold,
         per priced row, each input column's part of the log price and the largest parts
@@ -190,49 +197,89 @@ def make_prediction(
     model = _trained_model()
     if interval is not None:
         calibrated_level(model.intervals, interval)  # a caller's mistake: fail before scoring
+
+    def priced(prepared: _Prepared) -> PredictionResult:
+        return _priced(prepared, model=model, interval=interval, explain_top=top_columns)
+
     n_rows = len(records)
-    if n_threads == 1 or n_rows <= CHUNK_ROWS:
-        return _price_records(records, model=model, interval=interval, explain_top=top_columns)
-    # Every row is validated and priced on its own, so a large batch goes through in equal
-    # chunks on several threads: numpy, pandas and XGBoost release the GIL for most of the
-    # work. Each chunk's prices, errors and warnings are what it alone would get.
+    if n_rows <= CHUNK_ROWS:
+        return priced(_prepared(records, model=model))
+    # Every row is validated and priced on its own, so a large batch goes through in chunks,
+    # each getting the prices, errors and warnings it alone would get.
     bounds = chunk_bounds(n_rows)
-    with ThreadPoolExecutor(max_workers=min(n_threads, len(bounds) - 1)) as pool:
-        parts = list(
-            pool.map(
-                lambda start, stop: _price_records(
-                    records.iloc[start:stop],
-                    model=model,
-                    interval=interval,
-                    explain_top=top_columns,
-                ),
-                bounds[:-1],
-                bounds[1:],
-            )
-        )
+    chunks = [records.iloc[start:stop] for start, stop in zip(bounds[:-1], bounds[1:])]
+    if n_threads == 1:
+        parts = [priced(_prepared(chunk, model=model)) for chunk in chunks]
+    else:
+        parts = _pipelined(chunks, model=model, price=priced, n_threads=n_threads)
     return _joined(parts, starts=bounds[:-1])
 
 
-def _price_records(
-    records: pd.DataFrame,
+def _pipelined(
+    chunks: Sequence[pd.DataFrame],
+    *,
+    model: _TrainedModel,
+    price: Callable[[_Prepared], PredictionResult],
+    n_threads: int,
+) -> list[PredictionResult]:
+    """Each chunk prepared on the calling thread and priced on one of ``n_threads`` others.
+
+    Preparing (validation, labels, the feature steps) holds the GIL for much of its time;
+    pricing is mostly the trees, which release it. Split so, the two halves overlap: two
+    threads that each did both would queue for the GIL whenever both were preparing.
+    Preparing runs at most ``2 * n_threads`` chunks ahead of pricing, so that only a few
+    chunks' model matrices are held at once.
+    """
+    ahead = 2 * n_threads
+    with ThreadPoolExecutor(max_workers=n_threads) as pool:
+        pricing: list[Future[PredictionResult]] = []
+        for position, chunk in enumerate(chunks):
+            if position >= ahead:
+                pricing[position - ahead].result()
+            pricing.append(pool.submit(price, _prepared(chunk, model=model)))
+        return [priced.result() for priced in pricing]
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """Records validated, and the valid rows made into the estimator's input."""
+
+    validated: ValidatedRecords
+    model_input: State | None  # None when no row is valid
+
+
+def _prepared(records: pd.DataFrame, *, model: _TrainedModel) -> _Prepared:
+    validated = validate_records(
+        records=records, schema=get_config().model.inputs, domain=model.domain
+    )
+    is_valid = validated.is_valid
+    return _Prepared(
+        validated=validated,
+        model_input=(
+            model.scorer.transform(validated.frame, rows=is_valid) if is_valid.any() else None
+        ),
+    )
+
+
+def _priced(
+    prepared: _Prepared,
     *,
     model: _TrainedModel,
     interval: float | None,
     explain_top: int | None = None,
 ) -> PredictionResult:
-    """Validate and price ``records``: the work of ``make_prediction`` on one thread.
+    """Price prepared records: the result ``make_prediction`` gives for them.
 
     ``explain_top``: explain each priced row, with this many columns in words; ``None``
     explains nothing.
     """
-    validated = validate_records(
-        records=records, schema=get_config().model.inputs, domain=model.domain
-    )
-    prices = np.full(len(records), np.nan)
+    validated = prepared.validated
+    n_rows = len(validated.is_valid)
+    prices = np.full(n_rows, np.nan)
     errors, warnings = validated.errors, validated.warnings
-    if validated.is_valid.any():
+    if prepared.model_input is not None:
         is_valid = validated.is_valid
-        prices[is_valid] = model.scorer.predict(validated.frame, rows=is_valid)
+        prices[is_valid] = model.scorer.estimate(prepared.model_input)
         failed = _unusable_predictions(prices, is_valid)
         if failed:  # sorted by row, as validation's errors are: the sort is stable
             errors = sorted(errors + failed, key=lambda error: error.row)

@@ -149,7 +149,7 @@ def test_a_pickled_model_scores_one_house_without_importing_xgboost(
 def test_one_thread_or_two_give_the_same_result_to_the_last_bit(
     test_records: pd.DataFrame,
 ) -> None:
-    """Two threads validate and price the batch in chunks; one thread in one piece."""
+    """One thread does all the work; with two, the caller prepares chunks the others price."""
     # Given a batch of several chunks, with rows that have errors and warnings
     houses = pd.concat([test_records] * (2 * CHUNK_ROWS // len(test_records) + 1))
     assert len(houses) > 2 * CHUNK_ROWS
@@ -161,6 +161,29 @@ def test_one_thread_or_two_give_the_same_result_to_the_last_bit(
     # Then every price, range, error and warning is the same, at the same row
     assert one.errors and one.warnings
     assert one == two
+
+
+def test_a_batch_cut_elsewhere_gives_each_row_the_same_result(
+    test_records: pd.DataFrame,
+) -> None:
+    # Given a batch of several chunks, and a cut that is no chunk boundary
+    houses = pd.concat([test_records] * (2 * CHUNK_ROWS // len(test_records) + 1))
+    cut = 1001
+
+    # When the whole is scored, and the rows before and after the cut apart
+    whole = predict.make_prediction(input_data=houses, interval=0.9, threads=2)
+    head = predict.make_prediction(input_data=houses.iloc[:cut], interval=0.9)
+    tail = predict.make_prediction(input_data=houses.iloc[cut:], interval=0.9, threads=2)
+
+    # Then each row's price, range, errors and warnings are those it gets in its piece
+    assert whole.predictions == head.predictions + tail.predictions
+    assert whole.lower == (head.lower or []) + (tail.lower or [])
+    assert whole.upper == (head.upper or []) + (tail.upper or [])
+    for found in ("errors", "warnings"):
+        pieces = [(item.row, item.message) for item in getattr(head, found)] + [
+            (item.row + cut, item.message) for item in getattr(tail, found)
+        ]
+        assert [(item.row, item.message) for item in getattr(whole, found)] == pieces
 
 
 @pytest.mark.parametrize(

@@ -1002,40 +1002,46 @@ class PipelineScorer:
         ndarray of float64
             One prediction per (selected) row.
         """
-        names = frame.columns.tolist()
-        arrays = column_arrays(frame)
         n_rows = len(frame)
         if n_rows <= CHUNK_ROWS:
-            return self._predict_chunk(names, arrays, n_rows, rows)
+            return self.estimate(self.transform(frame, rows=rows))
         # Rows are scored independently, so a large batch goes through in chunks: the
         # widest intermediate (the model matrix) then takes memory for one chunk only.
         bounds = chunk_bounds(n_rows)
         return np.concatenate(
             [
-                self._predict_chunk(
-                    names,
-                    [array[start:stop] for array in arrays],
-                    stop - start,
-                    None if rows is None else rows[start:stop],
+                self.estimate(
+                    self.transform(
+                        frame.iloc[start:stop], rows=None if rows is None else rows[start:stop]
+                    )
                 )
                 for start, stop in zip(bounds[:-1], bounds[1:])
             ]
         )
 
-    def _predict_chunk(
-        self, names: list[str], arrays: Sequence[Any], n_rows: int, rows: BoolArray | None
-    ) -> FloatArray:
-        table = Table.from_arrays(names, arrays, n_rows)
+    def transform(self, frame: pd.DataFrame, *, rows: BoolArray | None = None) -> State:
+        """The estimator's input for ``frame`` (or ``frame[rows]``): every step but the last.
+
+        ``predict`` is ``estimate(transform(...))``, a chunk at a time. Apart, the two halves
+        can run on different threads: this one holds the GIL for much of its time, the
+        trees in ``estimate`` hardly at all. It does not chunk: its result, the model
+        matrix, takes memory for all the rows it is given.
+        """
+        table = Table.from_arrays(frame.columns.tolist(), column_arrays(frame), len(frame))
         if rows is not None and not rows.all():
             # Selected after factorizing: copying codes is cheaper than copying objects.
             table = table.take(np.flatnonzero(rows))
-        return self._predict_table(table) if table.n_rows else np.empty(0)
-
-    def _predict_table(self, table: Table) -> FloatArray:
         state: State = table
-        for step in self.steps:
-            state = step(state)
+        if table.n_rows:
+            for step in self.steps:
+                state = step(state)
+        return state
+
+    def estimate(self, state: State) -> FloatArray:
+        """The last step's predictions for what ``transform`` gave."""
         if isinstance(state, Table):
+            if not state.n_rows:
+                return np.empty(0)
             return np.asarray(self._estimator.predict(state.to_frame()), dtype=np.float64)
         return self._estimate(state)
 
