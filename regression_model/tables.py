@@ -49,8 +49,11 @@ NULL_STRINGS = sorted(STR_NA_VALUES)
 # Types tried, in order, for a model column read as text: as pd.read_csv infers them.
 _NUMBER_TYPES = (pa.int64(), pa.float64())
 
-# What Python's csv module (and so pandas' to_csv) quotes a cell for.
+# What Python's csv module (and so pandas' to_csv) quotes a cell for, as a pattern and as
+# a lookup table of bytes (none of them occurs inside a multi-byte UTF-8 character).
 _NEEDS_QUOTES = '[",\\r\\n]'
+_IS_QUOTED_BYTE = np.zeros(256, dtype=bool)
+_IS_QUOTED_BYTE[list(b'",\r\n')] = True
 _QUOTE = '"'
 _FIELD_SEPARATOR = ","
 _LINE_TERMINATOR = "\n"
@@ -192,14 +195,26 @@ def write_csv_header(handle: io.BufferedWriter, *, column_names: Sequence[str]) 
 def _csv_cells(column: pa.ChunkedArray) -> pa.ChunkedArray:
     """A column as CSV cells: text quoted only where it must be, as Python's csv module does."""
     text = column if pa.types.is_string(column.type) else pc.cast(column, pa.string())
-    needs_quotes = pc.match_substring_regex(text, _NEEDS_QUOTES)
-    if pc.any(needs_quotes).as_py():
+    # Most columns hold no such byte at all: one pass over the text's bytes settles it,
+    # several times faster than matching the pattern cell by cell.
+    if any(_has_quoted_byte(chunk) for chunk in text.chunks):
+        needs_quotes = pc.match_substring_regex(text, _NEEDS_QUOTES)
         doubled = pc.replace_substring(text, _QUOTE, _QUOTE * 2)
         quoted = pc.binary_join_element_wise(_QUOTE, doubled, _QUOTE, "")
         text = pc.if_else(needs_quotes, quoted, text)
     # A missing cell is written empty, as pandas writes NaN.
     cells: pa.ChunkedArray = pc.fill_null(text, "")
     return cells
+
+
+def _has_quoted_byte(chunk: pa.StringArray) -> bool:
+    """Whether a byte that makes a cell quoted lies among the chunk's cells' bytes."""
+    _, offsets_buffer, data = chunk.buffers()
+    if data is None:  # no text at all: every cell is missing or empty
+        return False
+    offsets = np.frombuffer(offsets_buffer, dtype=np.int32)
+    first, last = offsets[chunk.offset], offsets[chunk.offset + len(chunk)]
+    return bool(_IS_QUOTED_BYTE[np.frombuffer(data, dtype=np.uint8)[first:last]].any())
 
 
 def write_csv_rows(handle: io.BufferedWriter, table: pa.Table) -> None:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import threading
 from collections.abc import Generator
 
+import pyarrow as pa
 import pytest
 
-from regression_model.tables import read_ahead
+from regression_model.tables import read_ahead, write_csv_rows
 
 
 def test_items_arrive_in_order_and_a_reader_failure_is_raised_where_it_happened() -> None:
@@ -71,3 +74,35 @@ def test_a_consumer_finalized_in_the_reader_thread_stops_without_error() -> None
 
     # Then closing from the reader thread raised nothing (it cannot wait for itself)
     assert failures == []
+
+
+@pytest.mark.parametrize(
+    "cells",
+    [
+        ["plain", "text"],
+        ["a,b", "plain"],
+        ['say "hi"', "plain"],
+        ["two\nlines", "plain"],
+        ["carriage\rreturn", "plain"],
+        ["Ünïcødé, with a comma", "ß"],
+        [None, ""],
+    ],
+)
+@pytest.mark.parametrize("skip", [0, 1])
+def test_csv_rows_quote_a_cell_only_where_pythons_csv_module_does(
+    cells: list[str | None], skip: int
+) -> None:
+    # Given a table of text cells, maybe a slice that starts inside its buffers
+    table = pa.table({"first": cells, "second": list(reversed(cells))}).slice(skip)
+
+    # When its rows are written
+    written = io.BytesIO()
+    write_csv_rows(written, table)
+
+    # Then they read as Python's csv module writes them, a missing cell empty, but for the
+    # line ends: a carriage return is quoted as that module quotes it in its own "\r\n"
+    # dialect, so that no reader takes it for the end of a line
+    expected = io.StringIO()
+    rows = zip(*(column.to_pylist() for column in table.columns))
+    csv.writer(expected).writerows(["" if cell is None else cell for cell in row] for row in rows)
+    assert written.getvalue().decode("utf-8") == expected.getvalue().replace("\r\n", "\n")
