@@ -19,7 +19,7 @@ import queue
 import threading
 from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import TypeVar
+from typing import BinaryIO, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -185,7 +185,7 @@ def model_frame(table: pa.Table, *, columns: Sequence[str]) -> pd.DataFrame:
     return frame
 
 
-def write_csv_header(handle: io.BufferedWriter, *, column_names: Sequence[str]) -> None:
+def write_csv_header(handle: BinaryIO, *, column_names: Sequence[str]) -> None:
     """The header row, quoted only where a name needs it, as pandas writes it."""
     text = io.StringIO()
     csv.writer(text, lineterminator="\n").writerow(column_names)
@@ -217,7 +217,7 @@ def _has_quoted_byte(chunk: pa.StringArray) -> bool:
     return bool(_IS_QUOTED_BYTE[np.frombuffer(data, dtype=np.uint8)[first:last]].any())
 
 
-def write_csv_rows(handle: io.BufferedWriter, table: pa.Table) -> None:
+def write_csv_rows(handle: BinaryIO, table: pa.Table) -> None:
     """The rows of ``table`` as CSV lines, no header, the way pandas' ``to_csv`` writes them.
 
     Arrow's own CSV writer quotes every text cell; this writes a cell in quotes only where
