@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import copy
+import functools
 import logging
 import pickle
 import subprocess
 import sys
+import threading
 from typing import Any
 
 import numpy as np
@@ -19,7 +21,7 @@ from regression_model.predict import THREADS_VARIABLE, scoring_threads
 from regression_model.processing import boosted_trees
 from regression_model.processing.boosted_trees import WALK_MAX_ROWS, XGBoostTreesRegressor
 from regression_model.processing.residual_trim import predicting_estimator
-from regression_model.processing.scoring import CHUNK_ROWS
+from regression_model.processing.scoring import CHUNK_ROWS, chunk_bounds
 from regression_model.processing.validation import validate_records
 
 
@@ -161,6 +163,52 @@ def test_one_thread_or_two_give_the_same_result_to_the_last_bit(
     # Then every price, range, error and warning is the same, at the same row
     assert one.errors and one.warnings
     assert one == two
+
+
+@pytest.mark.parametrize(
+    ("n_rows", "threads", "is_pooled"),
+    [
+        (1, 2, False),  # one house: no thread is started
+        (CHUNK_ROWS, 2, False),
+        (CHUNK_ROWS + 1, 1, False),
+        (CHUNK_ROWS + 1, 2, True),
+        (3 * CHUNK_ROWS, 3, True),
+    ],
+)
+def test_a_large_batch_is_prepared_by_the_caller_and_priced_by_the_pool(
+    monkeypatch: pytest.MonkeyPatch,
+    test_records: pd.DataFrame,
+    n_rows: int,
+    threads: int,
+    is_pooled: bool,
+) -> None:
+    # Given a batch, and a note of the thread each chunk is prepared and priced on
+    houses = pd.concat([test_records] * (n_rows // len(test_records) + 1)).head(n_rows)
+    threads_of: dict[str, list[threading.Thread]] = {"prepared": [], "priced": []}
+    for stage in threads_of:
+        work = getattr(predict, f"_{stage}")
+
+        def noted(*args: Any, _work: Any = work, _seen: Any = threads_of[stage], **kw: Any) -> Any:
+            _seen.append(threading.current_thread())
+            return _work(*args, **kw)
+
+        monkeypatch.setattr(predict, f"_{stage}", functools.wraps(work)(noted))
+
+    # When it is priced
+    result = predict.make_prediction(input_data=houses, threads=threads)
+
+    # Then the calling thread prepared every chunk; a small batch, or one thread, priced
+    # them there too, else the pool did, on at most the threads asked for
+    assert len(result.predictions) == n_rows
+    caller = threading.current_thread()
+    n_chunks = len(threads_of["prepared"])
+    assert threads_of["prepared"] == [caller] * n_chunks
+    assert n_chunks == len(threads_of["priced"]) == len(chunk_bounds(n_rows)) - 1
+    pricing = set(threads_of["priced"])
+    if is_pooled:
+        assert caller not in pricing and len(pricing) <= threads
+    else:
+        assert pricing == {caller}
 
 
 def test_a_batch_cut_elsewhere_gives_each_row_the_same_result(
