@@ -713,6 +713,34 @@ def test_sklearn_one_hot_encoder_in_a_wrapper_on_unseen_and_missing_labels(
     _assert_compiled_matches(step, X)
 
 
+@pytest.mark.parametrize("n_rows", [1, 4, 40], ids=["one-row", "short", "long"])
+def test_sklearn_one_hot_encoder_encodes_several_columns_at_once(n_rows: int) -> None:
+    """Check the one fancy index over every label column, however many rows it covers."""
+    # Given an encoder over two label columns, one fitted with a missing label
+    fit_on = pd.DataFrame(
+        {
+            "Street": pd.Series(["Pave", "Grvl", np.nan, "Pave"], dtype=object),
+            "Area": 1.0,
+            "Alley": pd.Series(["A", "B", "C", "A"], dtype=object),
+        }
+    )
+    step = SklearnTransformerWrapper(
+        OneHotEncoder(handle_unknown="ignore", sparse_output=False), variables=["Street", "Alley"]
+    ).fit(fit_on)
+
+    # When it meets known, unseen and missing labels in both columns
+    X = pd.DataFrame(
+        {
+            "Street": pd.Series((["Grvl", np.nan, "Unheard", "Pave"] * 10)[:n_rows], dtype=object),
+            "Area": 2.0,
+            "Alley": pd.Series((["C", "Z", "A", np.nan, "B"] * 8)[:n_rows], dtype=object),
+        }
+    )
+
+    # Then the compiled form gives the encoder's own columns, bit for bit
+    _assert_compiled_matches(step, X)
+
+
 @pytest.mark.parametrize("offset", [1, "auto"], ids=["C=1", "C=auto"])
 def test_log_cp_transformer(offset: Any) -> None:
     frame = pd.DataFrame({"Count": [1, 2, 3, 10], "Shift": [0.0, 0.5, 2.0, 7.25]})
@@ -1079,6 +1107,70 @@ def test_labels_factorize_alike_however_long_the_column(length: int) -> None:
     expected = pd.Series(values, dtype=object).where(pd.notna(values), np.nan)
     assert labels.to_objects().tolist() == pytest.approx(expected.tolist(), nan_ok=True)
     assert (labels.codes == -1).tolist() == pd.isna(values).tolist()
+
+
+def test_labels_of_several_columns_factorize_as_each_column_alone() -> None:
+    """Check the shared pass over short columns against each column factorized alone."""
+    # Given short object columns, a string array and a numeric column, in a mix
+    columns = [
+        np.array(["b", None, "b"], dtype=object),
+        pd.array(["x", None, "y"], dtype="string"),
+        np.array([np.nan, "a", pd.NA], dtype=object),
+        np.array([20.0, 60.0, 20.0]),
+    ]
+
+    # When they are factorized together
+    together = Labels.from_arrays(columns)
+
+    # Then each has the codes and labels it has alone
+    for labels, column in zip(together, columns, strict=True):
+        alone = Labels.from_array(column)
+        assert labels.codes.tolist() == alone.codes.tolist()
+        assert labels.values == alone.values
+    assert Labels.from_arrays([]) == []
+
+
+def test_a_table_with_stacked_columns_reads_as_the_table_of_them_split() -> None:
+    """Check every way a step reads or changes a table whose last columns are one block."""
+    # Given a table whose last two columns are held as a block, and the same table split
+    head: dict[str, scoring.Column] = {
+        "a": np.array([1.0, 2.0, 3.0]),
+        "t": Labels.from_array(np.array(["x", None, "x"], dtype=object)),
+    }
+    block = np.array([[0.0, 1.0, 0.0], [1.0, 0.0, 1.0]])
+
+    def stacked() -> Table:
+        return Table(dict(head), 3).with_stacked(["d1", "d2"], block)
+
+    split = Table({**head, "d1": block[0], "d2": block[1]}, 3)
+
+    # Then names, blocks and frames agree, before and after each change
+    assert stacked().names == split.names == ("a", "t", "d1", "d2")
+    np.testing.assert_array_equal(
+        stacked().to_matrix(["a", "d1", "d2"]), split.to_matrix(["a", "d1", "d2"])
+    )
+    np.testing.assert_array_equal(
+        stacked().block(["d1", "a", "d2"]), split.block(["d1", "a", "d2"])
+    )
+    with pytest.raises(scoring.NotCompiled):
+        stacked().block(["t", "d1", "d2"])
+    changes: list[Callable[[Table], Table]] = [
+        lambda table: table,
+        lambda table: table.take(np.array([2, 0])),
+        lambda table: table.replace({"a": np.zeros(3)}),
+        lambda table: table.replace({"d2": np.zeros(3)}),
+        lambda table: table.replace({"new": np.ones(3)}),
+        lambda table: table.drop(["a"]),
+        lambda table: table.drop(["d1"]),
+    ]
+    for change in changes:
+        got, want = change(stacked()), change(split)
+        assert got.names == want.names
+        pd.testing.assert_frame_equal(got.to_frame(), want.to_frame())
+    # And the block handed out is a copy: the scaler writes into it
+    matrix = stacked().to_matrix(["d1", "d2"])
+    matrix += 5.0
+    np.testing.assert_array_equal(block, [[0.0, 1.0, 0.0], [1.0, 0.0, 1.0]])
 
 
 @pytest.mark.parametrize("chunk_rows", [50, 100])
