@@ -652,6 +652,17 @@ def test_median_imputer_fills_missing_numbers(labels_frame: pd.DataFrame) -> Non
     _assert_compiled_matches(step.fit(labels_frame), labels_frame)
 
 
+def test_median_imputer_leaves_narrow_floats_to_the_fitted_step(labels_frame: pd.DataFrame) -> None:
+    """Check that a float32 column, whose dtype the fitted step decides, is not compiled."""
+    frame = labels_frame.astype({"Area": np.float32})
+    step = MeanMedianImputer(imputation_method="median", variables=["Area", "Count"]).fit(frame)
+    with pytest.raises(scoring.NotCompiled):
+        _compiled_only(step)(Table.from_frame(frame))
+    filled = _frame_of(CompiledStep("impute", step, _compiled_only(step))(Table.from_frame(frame)))
+    numbers = ["Area", "Count"]
+    pd.testing.assert_frame_equal(filled[numbers], step.transform(frame)[numbers])
+
+
 def test_rare_label_encoder_groups_rare_and_unseen_labels(labels_frame: pd.DataFrame) -> None:
     frame = labels_frame.assign(Street=labels_frame["Street"].fillna("Pave"))
     step = RareLabelEncoder(tol=0.2, n_categories=1, variables=["Street", "Alley"]).fit(frame)

@@ -490,16 +490,24 @@ def _compile_categorical_imputer(step: Any) -> StepFunction | None:
 
 
 def _compile_mean_median_imputer(step: Any) -> StepFunction:
-    fills = {name: float(fill) for name, fill in step.imputer_dict_.items()}
+    variables = list(step.imputer_dict_)
+    fills = np.array([float(step.imputer_dict_[name]) for name in variables])[:, np.newaxis]
     names_in = _names_in(step)
 
     def run(state: State) -> State:
         table = _expect_table(state, names_in)
-        updates: dict[str, Column] = {}
-        for name, fill in fills.items():
-            column = table.numeric(name)
-            missing = np.isnan(column) if column.dtype.kind == "f" else None
-            updates[name] = column if missing is None else np.where(missing, fill, column)
+        columns = [table.numeric(name) for name in variables]
+        if any(column.dtype.kind == "f" and column.dtype != np.float64 for column in columns):
+            raise NotCompiled("narrow floats: the fitted step decides their dtype")
+        # Every column in one call; a whole-number column has nothing to fill and keeps its
+        # dtype, as in the fitted step.
+        block = table.block(variables)
+        filled = np.where(np.isnan(block), fills, block)
+        updates: dict[str, Column] = {
+            name: values
+            for name, values, column in zip(variables, filled, columns)
+            if column.dtype.kind == "f"
+        }
         return table.replace(updates)
 
     return run
@@ -779,16 +787,12 @@ def _compile_weighted_sums(step: Any) -> StepFunction:
 
 
 def _compile_presence_flags(step: Any) -> StepFunction:
-    flags = dict(step.flags_)
+    flags, sources = list(step.flags_), list(step.flags_.values())
     names_in = _names_in(step)
 
     def run(state: State) -> State:
         table = _expect_table(state, names_in)
-        updates: dict[str, Column] = {
-            name: presence_flags(values=table.numeric(column).astype(np.float64, copy=False))
-            for name, column in flags.items()
-        }
-        return table.replace(updates)
+        return table.replace(dict(zip(flags, presence_flags(values=table.block(sources)))))
 
     return run
 
