@@ -219,7 +219,12 @@ class Table:
         The names of the last columns and their values, a row of the block per column.
     """
 
-    __slots__ = ("_columns", "n_rows", "_names", "_stacked")
+    __slots__ = ("columns", "n_rows", "_head", "_names", "_stacked")
+
+    # Every column by name, in order; read only. With stacked columns the slot starts empty,
+    # and the first read fills it (``__getattr__``): a plain attribute, as fast to read as a
+    # table without stacked columns, which steps read column by column.
+    columns: dict[str, Column]
 
     def __init__(
         self,
@@ -227,10 +232,21 @@ class Table:
         n_rows: int,
         stacked: tuple[tuple[str, ...], FloatArray] | None = None,
     ) -> None:
-        self._columns = columns
+        self._head = columns  # the columns before the stacked ones
         self.n_rows = n_rows
         self._names: tuple[str, ...] | None = None
         self._stacked = stacked
+        if stacked is None:
+            self.columns = columns
+
+    def __getattr__(self, name: str) -> Any:
+        # Called only for a slot not yet set: ``columns`` of a table with stacked columns.
+        if name != "columns" or self._stacked is None:
+            raise AttributeError(name)
+        stacked_names, block = self._stacked
+        self.columns = self._head = {**self._head, **dict(zip(stacked_names, block))}
+        self._stacked = None
+        return self.columns
 
     @classmethod
     def from_arrays(cls, names: Sequence[str], arrays: Sequence[Any], n_rows: int) -> Table:
@@ -248,19 +264,10 @@ class Table:
         return cls.from_arrays(frame.columns.tolist(), column_arrays(frame), len(frame))
 
     @property
-    def columns(self) -> dict[str, Column]:
-        """Every column by name, in order; read only."""
-        if self._stacked is not None:
-            names, block = self._stacked
-            self._columns = {**self._columns, **dict(zip(names, block))}
-            self._stacked = None
-        return self._columns
-
-    @property
     def names(self) -> tuple[str, ...]:
         if self._names is None:  # every step compares them: build the tuple once
             stacked = () if self._stacked is None else self._stacked[0]
-            self._names = tuple(self._columns) + stacked
+            self._names = tuple(self._head) + stacked
         return self._names
 
     def numeric(self, name: str) -> AnyArray:
@@ -288,12 +295,13 @@ class Table:
             split = len(names) - len(stacked_names)
             if split >= 0 and names[split:] == stacked_names:
                 try:
-                    head = [self._columns[name] for name in names[:split]]
+                    head = [self._head[name] for name in names[:split]]
                 except KeyError:  # a stacked column among the first names too
                     pass
                 else:
                     return np.concatenate([_numeric_block(head, self.n_rows), stacked])
-        return _numeric_block([self.columns[name] for name in names], self.n_rows)
+        columns = self.columns
+        return _numeric_block([columns[name] for name in names], self.n_rows)
 
     def to_matrix(self, names: Sequence[str]) -> FloatArray:
         """The named numeric columns as a new rows-by-columns matrix (Fortran-ordered)."""
@@ -307,7 +315,7 @@ class Table:
                 if isinstance(column, Labels)
                 else column[positions]
             )
-            for name, column in self._columns.items()
+            for name, column in self._head.items()
         }
         stacked = self._stacked
         if stacked is not None:
@@ -316,8 +324,8 @@ class Table:
 
     def replace(self, updates: Mapping[str, Column]) -> Table:
         """A new table: existing names keep their position, new names are appended."""
-        is_in_place = self._columns.keys() >= updates.keys()
-        columns = dict(self._columns if is_in_place else self.columns)
+        is_in_place = self._head.keys() >= updates.keys()
+        columns = dict(self._head if is_in_place else self.columns)
         columns.update(updates)
         table = Table(columns, self.n_rows, self._stacked)
         if is_in_place:
@@ -329,7 +337,7 @@ class Table:
         stacked = self._stacked
         if stacked is not None and not dropped.isdisjoint(stacked[0]):
             stacked = None
-        kept = self._columns if stacked is not None else self.columns
+        kept = self._head if stacked is not None else self.columns
         columns = {name: col for name, col in kept.items() if name not in dropped}
         return Table(columns, self.n_rows, stacked)
 
