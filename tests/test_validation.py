@@ -12,6 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from regression_model.config.core import Config, InputSchema, load_config
+from regression_model.processing import validation
 from regression_model.processing.domain import TrainingDomain
 from regression_model.processing.validation import (
     PRIVATE_NAMES,
@@ -609,16 +610,52 @@ def test_private_names_each_name_an_existing_test() -> None:
     assert set(PRIVATE_NAMES.values()) <= set(globals())
 
 
-def test_column_arrays_has_a_public_fallback(
-    monkeypatch: pytest.MonkeyPatch, raw_records: pd.DataFrame
+def _frames_of_every_block_kind(raw_records: pd.DataFrame, schema: InputSchema) -> list[Any]:
+    mixed = pd.DataFrame(
+        {
+            "when": pd.date_range("2020-01-01", periods=3, tz="UTC"),
+            "kind": pd.Categorical(["x", "y", "x"]),
+            "count": pd.array([1, None, 3], dtype="Int64"),
+            "a": [1.0, 2.0, 3.0],
+            "b": [4.0, 5.0, 6.0],
+        }
+    )
+    repeated = mixed.set_axis(["a", "b", "a", "c", "b"], axis=1)
+    return [
+        raw_records,  # as read from CSV: a block per column
+        raw_records.iloc[[3]],
+        validate_records(records=raw_records, schema=schema).frame,  # two 2-D blocks
+        mixed,
+        repeated,
+        mixed.iloc[[0, 2], [4, 0, 3]],
+        pd.DataFrame(index=range(2)),
+    ]
+
+
+def test_column_arrays_by_block_are_the_public_routes_arrays(
+    raw_records: pd.DataFrame, schema: InputSchema
 ) -> None:
-    """Check that reading columns works if pandas drops its private column iterator."""
-    fast = column_arrays(raw_records)
-    monkeypatch.delattr(pd.DataFrame, "_iter_column_arrays")
-    slow = column_arrays(raw_records)
-    assert len(fast) == len(slow) == raw_records.shape[1]
-    for a, b in zip(fast, slow):
-        assert pd.Series(a).equals(pd.Series(b))
+    """Check the arrays read from pandas' private blocks against its public columns."""
+    for frame in _frames_of_every_block_kind(raw_records, schema):
+        by_block = column_arrays(frame)
+        public = [frame.iloc[:, position].array for position in range(frame.shape[1])]
+        assert len(by_block) == len(public) == frame.shape[1]
+        for got, want in zip(by_block, public):
+            assert pd.Series(got).equals(pd.Series(want))
+
+
+def test_column_arrays_has_a_public_fallback(
+    monkeypatch: pytest.MonkeyPatch, raw_records: pd.DataFrame, schema: InputSchema
+) -> None:
+    """Check that reading columns works if pandas drops the blocks it keeps them in."""
+    frames = _frames_of_every_block_kind(raw_records, schema)
+    fast = [column_arrays(frame) for frame in frames]
+    monkeypatch.setattr(validation, "_arrays_by_block", lambda frame: None)
+    for frame, arrays in zip(frames, fast):
+        slow = column_arrays(frame)
+        assert len(arrays) == len(slow) == frame.shape[1]
+        for a, b in zip(arrays, slow):
+            assert pd.Series(a).equals(pd.Series(b))
 
 
 def test_validation_through_the_public_column_reader_is_the_same(
@@ -626,7 +663,7 @@ def test_validation_through_the_public_column_reader_is_the_same(
 ) -> None:
     """Check the public route's arrays (pandas' NumPy-backed extension arrays) validate alike."""
     fast = validate_records(records=raw_records, schema=schema)
-    monkeypatch.delattr(pd.DataFrame, "_iter_column_arrays")
+    monkeypatch.setattr(validation, "_arrays_by_block", lambda frame: None)
     slow = validate_records(records=raw_records, schema=schema)
     pd.testing.assert_frame_equal(slow.frame, fast.frame)
     assert slow.errors == fast.errors

@@ -34,7 +34,9 @@ ObjectArray = npt.NDArray[np.object_]
 # columns through ``column_arrays``), each with the test that fails first when a release
 # changes it. Everything else the package reads is public.
 PRIVATE_NAMES: dict[str, str] = {
-    "pandas.DataFrame._iter_column_arrays": "test_column_arrays_has_a_public_fallback",
+    "pandas.DataFrame._mgr.blocks (each Block's values and mgr_locs)": (
+        "test_column_arrays_by_block_are_the_public_routes_arrays"
+    ),
 }
 
 # A value echoed in a message is cut to this many characters: a megabyte pasted into a
@@ -82,18 +84,37 @@ def column_arrays(frame: pd.DataFrame) -> list[Any]:
     """The frame's columns as arrays, in order, without building a Series for each.
 
     ``frame[name]`` builds a Series per column, which for a one-row frame of 80 columns costs
-    more than all the checks. pandas' private ``DataFrame._iter_column_arrays`` reads the
-    blocks directly (see ``PRIVATE_NAMES``); the public route stays for a pandas without it.
+    more than all the checks. pandas' private blocks (see ``PRIVATE_NAMES``) hold the columns
+    a few at a time, a validated frame's in two blocks; the public route stays for a pandas
+    without them.
 
     Returns
     -------
     list of ndarray or ExtensionArray
         One array per column, sharing memory with the frame: read it, never write to it.
     """
-    iterate = getattr(frame, "_iter_column_arrays", None)
-    if callable(iterate):
-        return list(iterate())
+    arrays = _arrays_by_block(frame)
+    if arrays is not None:
+        return arrays
     return [frame.iloc[:, position].array for position in range(frame.shape[1])]
+
+
+def _arrays_by_block(frame: pd.DataFrame) -> list[Any] | None:
+    """``column_arrays`` from pandas' blocks, or None if this pandas has none to read."""
+    blocks = getattr(getattr(frame, "_mgr", None), "blocks", None)
+    if blocks is None:
+        return None
+    arrays: list[Any] = [None] * frame.shape[1]
+    placed = 0
+    for block in blocks:
+        values, positions = block.values, block.mgr_locs.as_array.tolist()
+        if values.ndim == 1:  # an extension array holds one column
+            arrays[positions[0]] = values
+        else:  # a row of the block per column
+            for row, position in enumerate(positions):
+                arrays[position] = values[row]
+        placed += len(positions)
+    return arrays if placed == len(arrays) else None
 
 
 def to_frame(input_data: object) -> pd.DataFrame:
