@@ -681,3 +681,46 @@ def test_a_column_of_times_is_the_wrong_type_not_numbers(
     wrong = [e.row for e in validated.errors if e.column == "GrLivArea"]
     assert wrong == list(range(n_rows))
     assert {e.kind for e in validated.errors if e.column == "GrLivArea"} == {ErrorKind.WRONG_TYPE}
+
+
+def test_each_schema_and_domain_is_applied_by_its_own_rules_when_several_are_in_use(
+    raw_records: pd.DataFrame, schema: InputSchema
+) -> None:
+    """Check that what validation works out once per schema and domain never crosses over."""
+    # Given the schema, and a copy whose areas must be under 100 square feet
+    areas = schema.numeric["areas"].model_copy(update={"maximum": 100.0})
+    strict = schema.model_copy(update={"numeric": {**schema.numeric, "areas": areas}})
+    # and two domains, one of which holds every LotArea below the one house's
+    house = raw_records.head(1)
+    lot_area = float(house["LotArea"].iloc[0])
+    wide, narrow = (
+        TrainingDomain.model_validate(
+            {
+                "numeric": {"LotArea": {"minimum": 0.0, "maximum": maximum}},
+                "labels": {},
+                "price": {"minimum": 1.0, "maximum": 2.0},
+            }
+        )
+        for maximum in (lot_area + 1, lot_area - 1)
+    )
+
+    # When the house is validated under each, in turn, twice over
+    outcomes = [
+        validate_records(records=house, schema=rules, domain=domain)
+        for _ in range(2)
+        for rules, domain in ((schema, wide), (strict, narrow))
+    ]
+
+    # Then each schema and domain gives its own verdict every time
+    verdicts = [
+        (
+            bool(outcome.is_valid[0]),
+            any(w.kind is WarningKind.OUTSIDE_TRAINING_RANGE for w in outcome.warnings),
+        )
+        for outcome in outcomes
+    ]
+    assert verdicts == [(True, False), (False, False)] * 2
+    assert [
+        bool(validate_records(records=house, schema=schema, domain=domain).warnings)
+        for domain in (wide, narrow)
+    ] == [False, True]

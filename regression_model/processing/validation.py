@@ -14,7 +14,7 @@ import functools
 import math
 import numbers
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -257,6 +257,89 @@ def _simple_record_to_frame(record: dict[Any, Any]) -> pd.DataFrame | None:
     return frame
 
 
+@dataclass(frozen=True)
+class _SchemaLayout:
+    """What validation reads from a schema on every call, worked out once per schema."""
+
+    numeric_names: tuple[str, ...]
+    features: tuple[str, ...]
+    required: frozenset[str]
+    numeric_position: dict[str, int]
+    text_position: dict[str, int]
+    column_order: dict[str, int]
+    minimum: FloatArray
+    maximum: FloatArray
+    is_whole_rule: BoolArray
+    consistent: CodeArray  # each consistency rule's column, as a numeric position
+    at_least: CodeArray  # and the column it must be at least
+
+    @classmethod
+    def of(cls, schema: InputSchema) -> _SchemaLayout:
+        numeric_names = schema.numeric_columns
+        rules = [rule for rule in schema.numeric.values() for _ in rule.columns]
+        position = {name: i for i, name in enumerate(numeric_names)}
+        return cls(
+            numeric_names=numeric_names,
+            features=schema.features,
+            required=frozenset(schema.required),
+            numeric_position=position,
+            text_position={name: i for i, name in enumerate(schema.categorical)},
+            column_order={name: i for i, name in enumerate(schema.features)},
+            minimum=np.array([rule.minimum for rule in rules]),
+            maximum=np.array([rule.maximum for rule in rules]),
+            is_whole_rule=np.array([rule.whole_numbers for rule in rules], dtype=bool),
+            consistent=np.array([position[r.column] for r in schema.consistency], dtype=np.intp),
+            at_least=np.array([position[r.at_least] for r in schema.consistency], dtype=np.intp),
+        )
+
+
+@dataclass(frozen=True)
+class _DomainLayout:
+    """The numeric ranges of a domain as arrays in the schema's column order."""
+
+    lower: FloatArray
+    upper: FloatArray
+
+    @classmethod
+    def of(cls, domain: TrainingDomain, numeric_position: Mapping[str, int]) -> _DomainLayout:
+        lower = np.full(len(numeric_position), -np.inf)
+        upper = np.full(len(numeric_position), np.inf)
+        for name, allowed in domain.numeric.items():
+            lower[numeric_position[name]] = allowed.minimum
+            upper[numeric_position[name]] = allowed.maximum
+        return cls(lower=lower, upper=upper)
+
+
+# The layouts of the schemas and domains in use, by object: both are frozen, and each entry
+# holds its object, so that an id is never reused while its entry is here.
+_LAYOUTS: dict[tuple[int, ...], tuple[tuple[object, ...], Any]] = {}
+_MAX_LAYOUTS = 16
+
+
+def _schema_layout(schema: InputSchema) -> _SchemaLayout:
+    layout: _SchemaLayout = _cached_layout((schema,), lambda: _SchemaLayout.of(schema))
+    return layout
+
+
+def _domain_layout(domain: TrainingDomain, schema: InputSchema) -> _DomainLayout:
+    position = _schema_layout(schema).numeric_position
+    layout: _DomainLayout = _cached_layout(
+        (domain, schema), lambda: _DomainLayout.of(domain, position)
+    )
+    return layout
+
+
+def _cached_layout(objects: tuple[object, ...], build: Callable[[], Any]) -> Any:
+    key = tuple(map(id, objects))
+    found = _LAYOUTS.get(key)
+    if found is None or any(a is not b for a, b in zip(found[0], objects)):
+        if len(_LAYOUTS) >= _MAX_LAYOUTS:
+            _LAYOUTS.clear()  # tests make schemas by the hundred; a model uses one
+        found = (objects, build())
+        _LAYOUTS[key] = found
+    return found[1]
+
+
 def validate_records(
     *, records: pd.DataFrame, schema: InputSchema, domain: TrainingDomain | None = None
 ) -> ValidatedRecords:
@@ -284,12 +367,13 @@ def validate_records(
         If one of the model's columns appears more than once in ``records``.
     """
     _check_model_columns_are_unique(records.columns, schema)
+    layout = _schema_layout(schema)
     n_rows = len(records)
     raw_arrays = dict(zip(records.columns.tolist(), column_arrays(records)))
-    required = set(schema.required)
+    required = layout.required
 
     # A missing column reads as all missing values; its error is that it is missing.
-    missing_columns = {name for name in schema.features if name not in raw_arrays}
+    missing_columns = {name for name in layout.features if name not in raw_arrays}
     all_missing = np.full(n_rows, np.nan)
 
     def columns_of(names: Sequence[str]) -> list[Any]:
@@ -304,7 +388,7 @@ def validate_records(
             and names[position] not in missing_columns
         ]
 
-    numeric_names = schema.numeric_columns
+    numeric_names = layout.numeric_names
     numbers, found = read_numbers(columns_of(numeric_names), n_rows=n_rows)
     problems = keep(numeric_names, found)
     problems.extend(check_number_rules(numbers, schema))
@@ -317,14 +401,13 @@ def validate_records(
     problems.extend(keep(schema.categorical, found))
     problems.extend(
         (name, ErrorKind.MISSING_COLUMN, np.ones(n_rows, dtype=bool))
-        for name in schema.features
+        for name in layout.features
         if name in missing_columns
     )
 
     is_valid = np.ones(n_rows, dtype=bool)
     errors: list[RowError] = []
-    numeric_position = {name: i for i, name in enumerate(numeric_names)}
-    text_position = {name: i for i, name in enumerate(schema.categorical)}
+    numeric_position, text_position = layout.numeric_position, layout.text_position
     for name, kind, mask in problems:
         is_valid &= ~mask
         raw = raw_arrays.get(name)
@@ -339,7 +422,7 @@ def validate_records(
             numbers[mask, numeric_position[name]] = np.nan
         else:
             text[mask, text_position[name]] = np.nan
-    column_order = {name: i for i, name in enumerate(schema.features)}
+    column_order = layout.column_order
 
     warnings = [
         _warning(row, schema.categorical[position], kind, message)
@@ -353,7 +436,7 @@ def validate_records(
 
     errors.sort(key=by_row_then_column)
     warnings.sort(key=by_row_then_column)
-    frame = _frame_from_blocks(numbers, text, schema.features)
+    frame = _frame_from_blocks(numbers, text, layout.features)
     return ValidatedRecords(frame=frame, errors=errors, is_valid=is_valid, warnings=warnings)
 
 
@@ -676,11 +759,9 @@ def check_number_rules(numbers: FloatArray, schema: InputSchema) -> list[_Proble
     A value is finite, inside its group's bounds (inclusive), and whole where the group
     says so; NaN breaks no rule here.
     """
-    names = schema.numeric_columns
-    rules = [rule for rule in schema.numeric.values() for _ in rule.columns]
-    minimum = np.array([rule.minimum for rule in rules])
-    maximum = np.array([rule.maximum for rule in rules])
-    is_whole_rule = np.array([rule.whole_numbers for rule in rules])
+    layout = _schema_layout(schema)
+    names = layout.numeric_names
+    minimum, maximum, is_whole_rule = layout.minimum, layout.maximum, layout.is_whole_rule
     with np.errstate(invalid="ignore"):
         is_finite = np.isfinite(numbers)
         masks = [
@@ -703,13 +784,17 @@ def _number_warnings(
     numbers: FloatArray, is_valid: BoolArray, schema: InputSchema, domain: TrainingDomain | None
 ) -> list[RowWarning]:
     """Warnings for valid rows: fields that disagree, values outside the training range."""
-    names = schema.numeric_columns
-    position = {name: i for i, name in enumerate(names)}
+    layout = _schema_layout(schema)
+    names = layout.numeric_names
     warnings: list[RowWarning] = []
     with np.errstate(invalid="ignore"):
-        for rule in schema.consistency:
-            values, bound = numbers[:, position[rule.column]], numbers[:, position[rule.at_least]]
-            for row in np.flatnonzero(is_valid & (values < bound)).tolist():
+        # Every rule at once, then the rows of the few rules broken.
+        is_below = numbers[:, layout.consistent] < numbers[:, layout.at_least]
+        for position in np.flatnonzero(is_below.any(axis=0)).tolist():
+            rule = schema.consistency[position]
+            values = numbers[:, layout.consistent[position]]
+            bound = numbers[:, layout.at_least[position]]
+            for row in np.flatnonzero(is_valid & is_below[:, position]).tolist():
                 message = (
                     f"{rule.column} ({values[row]:g}) is below {rule.at_least} ({bound[row]:g})"
                 )
@@ -718,9 +803,8 @@ def _number_warnings(
             return warnings
         # Every column's range at once, then the rows of the few columns beyond it: a
         # two-dimensional nonzero would cost more than all the comparisons.
-        lower, upper = np.full(len(names), -np.inf), np.full(len(names), np.inf)
-        for name, allowed in domain.numeric.items():
-            lower[position[name]], upper[position[name]] = allowed.minimum, allowed.maximum
+        ranges = _domain_layout(domain, schema)
+        lower, upper = ranges.lower, ranges.upper
         for side, limits, is_beyond in (
             ("below", lower, numbers < lower),
             ("above", upper, numbers > upper),
