@@ -696,17 +696,25 @@ def read_labels(
         Labels read as a known label they differ from, and labels never seen in training.
     """
     codes, distinct, by_column = _distinct(columns, n_rows)
-    read = [_read_label(value) for value in distinct]
+    read = [
+        (
+            _read_short_text(value)
+            if type(value) is str and len(value) <= SHOWN_VALUE_LENGTH
+            # Anything else is read anew: a long text would take cache memory for nothing.
+            else _read_label(value)
+        )
+        for value in distinct
+    ]
     # A blank or unreadable label is missing: NaN, as pandas and the pipeline's imputers mean it.
     by_code = np.empty(len(read) + 1, dtype=object)
     by_code[:] = [np.nan if label is None else label for label, _ in read] + [np.nan]
     labels = by_code[codes]  # a row per column, for now
     notes: list[_Note] = []
+    matchers = _label_matchers(known, tuple(names))
     for position, codes_in in enumerate(by_column):
-        column_known = None if known is None else known.get(names[position])
-        if column_known is None:
+        matcher = matchers[position]
+        if matcher is None:
             continue
-        matcher = _label_matcher(tuple(column_known))
         for code in codes_in:
             label, value = read[code][0], distinct[code]
             if label is None:
@@ -724,6 +732,29 @@ def read_labels(
             notes.append((position, rows, WarningKind.LABEL_NORMALISED, message))
             labels[position, rows] = match
     return labels.T, _problems_by_column([verdict for _, verdict in read], codes), notes
+
+
+def _label_matchers(
+    known: Mapping[str, Sequence[str]] | None, names: tuple[str, ...]
+) -> list[dict[str, str] | None]:
+    """Each column's ``_label_matcher``, None where its labels are not known; once per domain."""
+    if known is None:
+        return [None] * len(names)
+
+    def build() -> list[dict[str, str] | None]:
+        return [
+            None if known.get(name) is None else _label_matcher(tuple(known[name]))
+            for name in names
+        ]
+
+    matchers: list[dict[str, str] | None] = _cached_layout((known, names), build)
+    return matchers
+
+
+# Labels repeat from request to request: read each short one once.
+@functools.lru_cache(maxsize=4096)
+def _read_short_text(text: str) -> tuple[str | None, ErrorKind | None]:
+    return _read_label(text)
 
 
 @functools.lru_cache(maxsize=128)
