@@ -669,6 +669,21 @@ def test_rare_label_encoder_groups_rare_and_unseen_labels(labels_frame: pd.DataF
     _assert_compiled_matches(step, _with_unseen(frame))
 
 
+def test_rare_label_encoder_keeps_columns_whose_labels_are_all_frequent() -> None:
+    # Given an encoder whose one column has only frequent labels, beside one with a rare label
+    frame = pd.DataFrame(
+        {
+            "Street": pd.Series(["Pave", "Grvl"] * 5, dtype=object),
+            "Alley": pd.Series(["A"] * 9 + ["B"], dtype=object),
+        }
+    )
+    step = RareLabelEncoder(tol=0.2, n_categories=1, variables=["Street", "Alley"]).fit(frame)
+
+    # When it meets them again: Then only the rare label is grouped, as feature-engine does
+    _assert_compiled_matches(step, frame)
+    assert _frame_of(_compiled_only(step)(Table.from_frame(frame)))["Alley"].iloc[-1] == "Rare"
+
+
 def test_rare_label_encoder_groups_numbers_as_labels_when_told_to() -> None:
     """Check numeric codes read as labels, as feature-engine's ignore_format does."""
     codes = pd.DataFrame({"Code": [20.0, 60.0, 20.0, 20.0, 60.0, 90.0] * 3})

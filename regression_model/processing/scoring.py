@@ -55,7 +55,7 @@ import functools
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeAlias
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeAlias, cast
 
 import numpy as np
 import pandas as pd
@@ -99,9 +99,11 @@ class NotCompiled(Exception):
     """A compiled step met input it was not built for; the fitted step must run instead."""
 
 
-@dataclass(frozen=True)
-class Labels:
+class Labels(NamedTuple):
     """A text (or any non-numeric) column as integer codes into its distinct labels.
+
+    Immutable, like a frozen dataclass, and made several times per column in every chunk:
+    a named tuple is the cheapest such object to make.
 
     Attributes
     ----------
@@ -175,6 +177,9 @@ class Labels:
 
 
 Column: TypeAlias = "AnyArray | Labels"
+
+
+_NUMBERS = frozenset("biuf")  # the dtype kinds a numeric column may have
 
 
 def _is_numeric(column: object) -> bool:
@@ -356,10 +361,13 @@ class Table:
 
 def _numeric_block(columns: list[Column], n_rows: int) -> FloatArray:
     """Numeric columns as one new float64 array, a row per column, C-ordered."""
-    ndarray = np.ndarray  # _is_numeric, inlined: this runs once per column per chunk
-    if not all(type(c) is ndarray and c.dtype.kind in "biuf" for c in columns):
+    # _is_numeric over every column, in two set operations rather than a call per column
+    if set(map(type, columns)) - {np.ndarray}:
         raise NotCompiled("a column of the block is not numeric")
-    block: FloatArray = np.array(columns, dtype=np.float64).reshape(len(columns), n_rows)
+    arrays = cast("list[AnyArray]", columns)
+    if not {array.dtype.kind for array in arrays} <= _NUMBERS:
+        raise NotCompiled("a column of the block is not numeric")
+    block: FloatArray = np.array(arrays, dtype=np.float64).reshape(len(arrays), n_rows)
     return block
 
 
@@ -535,8 +543,11 @@ def _compile_rare_label_encoder(step: Any) -> StepFunction:
             if is_missing_refused and column.has_missing:
                 raise NotCompiled("a missing label the encoder refuses")
             # A missing value keeps its code -1: feature-engine keeps it as it is.
-            kept = [label if label in keep else replace_with for label in column.values]
-            updates[name] = Labels(column.codes, kept)
+            if not all(label in keep for label in column.values):
+                kept = [label if label in keep else replace_with for label in column.values]
+                updates[name] = Labels(column.codes, kept)
+            elif column is not table.columns[name]:  # numbers read as labels
+                updates[name] = column
         return table.replace(updates)
 
     return run
