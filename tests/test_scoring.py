@@ -647,6 +647,16 @@ def test_categorical_imputer_fills_missing_labels(labels_frame: pd.DataFrame, me
     _assert_compiled_matches(step, _with_unseen(labels_frame))
 
 
+@pytest.mark.parametrize("rows", [[2], [0], list(range(7)) * 6], ids=["one-missing", "one", "long"])
+def test_categorical_imputer_fills_only_the_columns_missing_labels(
+    labels_frame: pd.DataFrame, rows: list[int]
+) -> None:
+    """Check the one look for missing labels over every column, at any number of rows."""
+    step = CategoricalImputer(imputation_method="missing", variables=["Street", "Alley"])
+    X = labels_frame.iloc[rows].reset_index(drop=True)
+    _assert_compiled_matches(step.fit(labels_frame), X)
+
+
 def test_median_imputer_fills_missing_numbers(labels_frame: pd.DataFrame) -> None:
     step = MeanMedianImputer(imputation_method="median", variables=["Area", "Count"])
     _assert_compiled_matches(step.fit(labels_frame), labels_frame)

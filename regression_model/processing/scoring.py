@@ -142,7 +142,13 @@ class Labels(NamedTuple):
         for values in short:
             index: dict[Any, int] = {}
             codes.extend(
-                -1 if is_missing(value) else index.setdefault(value, len(index)) for value in values
+                # A label is nearly always text, which is never missing: skip the call.
+                (
+                    -1
+                    if type(value) is not str and is_missing(value)
+                    else index.setdefault(value, len(index))
+                )
+                for value in values
             )
             distinct.append(list(index))
         by_column = iter(np.array(codes, dtype=np.intp).reshape(len(short), len(short[0])))
@@ -484,12 +490,18 @@ def _compile_guarded(compile_step: Callable[[], Any] | None, fitted: Any, step_n
 
 
 def _fill_missing_labels(table: Table, fills: Mapping[str, Any]) -> Table:
-    updates: dict[str, Column] = {}
-    for name, fill in fills.items():
-        column = table.columns[name]
-        if not isinstance(column, Labels):
-            raise NotCompiled("a label imputer met numbers")
-        updates[name] = column.fill_missing(fill)
+    columns = [table.columns[name] for name in fills]
+    if set(map(type, columns)) - {Labels}:
+        raise NotCompiled("a label imputer met numbers")
+    labels = cast("list[Labels]", columns)
+    # Which columns miss a label, all at once: most miss none, and stay as they are.
+    codes = np.array([column.codes for column in labels]).reshape(len(labels), table.n_rows)
+    has_missing: list[bool] = np.asarray((codes < 0).any(axis=1)).tolist()
+    updates: dict[str, Column] = {
+        name: column.fill_missing(fill)
+        for (name, fill), column, is_missing_any in zip(fills.items(), labels, has_missing)
+        if is_missing_any
+    }
     return table.replace(updates)
 
 

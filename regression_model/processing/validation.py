@@ -563,11 +563,12 @@ def _distinct_in_python(values: list[Any]) -> tuple[CodeArray, list[Any]]:
     codes: list[int] = []
     uniques: list[Any] = []
     for value in values:
-        if is_missing(value):
-            codes.append(-1)
-            continue
-        if isinstance(value, (bool, np.bool_)):
-            value = _Boolean(bool(value))
+        if type(value) is not str:  # text, the usual value, is neither missing nor a bool
+            if is_missing(value):
+                codes.append(-1)
+                continue
+            if isinstance(value, (bool, np.bool_)):
+                value = _Boolean(bool(value))
         try:
             code = index.setdefault(value, len(uniques))
         except TypeError:  # unhashable: a label of its own
