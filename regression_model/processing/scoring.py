@@ -490,18 +490,13 @@ def _compile_guarded(compile_step: Callable[[], Any] | None, fitted: Any, step_n
 
 
 def _fill_missing_labels(table: Table, fills: Mapping[str, Any]) -> Table:
-    columns = [table.columns[name] for name in fills]
-    if set(map(type, columns)) - {Labels}:
-        raise NotCompiled("a label imputer met numbers")
-    labels = cast("list[Labels]", columns)
-    # Which columns miss a label, all at once: most miss none, and stay as they are.
-    codes = np.array([column.codes for column in labels]).reshape(len(labels), table.n_rows)
-    has_missing: list[bool] = np.asarray((codes < 0).any(axis=1)).tolist()
-    updates: dict[str, Column] = {
-        name: column.fill_missing(fill)
-        for (name, fill), column, is_missing_any in zip(fills.items(), labels, has_missing)
-        if is_missing_any
-    }
+    updates: dict[str, Column] = {}
+    for name, fill in fills.items():
+        column = table.columns[name]
+        if not isinstance(column, Labels):
+            raise NotCompiled("a label imputer met numbers")
+        if column.has_missing:  # most columns miss nothing, and stay as they are
+            updates[name] = column.fill_missing(fill)
     return table.replace(updates)
 
 
