@@ -263,6 +263,7 @@ class _SchemaLayout:
 
     numeric_names: tuple[str, ...]
     features: tuple[str, ...]
+    feature_set: frozenset[str]
     required: frozenset[str]
     numeric_position: dict[str, int]
     text_position: dict[str, int]
@@ -281,6 +282,7 @@ class _SchemaLayout:
         return cls(
             numeric_names=numeric_names,
             features=schema.features,
+            feature_set=frozenset(schema.features),
             required=frozenset(schema.required),
             numeric_position=position,
             text_position={name: i for i, name in enumerate(schema.categorical)},
@@ -373,7 +375,7 @@ def validate_records(
     required = layout.required
 
     # A missing column reads as all missing values; its error is that it is missing.
-    missing_columns = {name for name in layout.features if name not in raw_arrays}
+    missing_columns = layout.feature_set - raw_arrays.keys()
     all_missing = np.full(n_rows, np.nan)
 
     def columns_of(names: Sequence[str]) -> list[Any]:
@@ -399,11 +401,12 @@ def validate_records(
         n_rows=n_rows,
     )
     problems.extend(keep(schema.categorical, found))
-    problems.extend(
-        (name, ErrorKind.MISSING_COLUMN, np.ones(n_rows, dtype=bool))
-        for name in layout.features
-        if name in missing_columns
-    )
+    if missing_columns:
+        problems.extend(
+            (name, ErrorKind.MISSING_COLUMN, np.ones(n_rows, dtype=bool))
+            for name in layout.features
+            if name in missing_columns
+        )
 
     is_valid = np.ones(n_rows, dtype=bool)
     errors: list[RowError] = []
@@ -509,12 +512,11 @@ def _distinct(
         # values beats pandas' fixed cost per column.
         values = [value for column in columns for value in _python_values(column)]
         codes, distinct = _distinct_in_python(values)
-        listed = codes.tolist()
+        codes = codes.reshape(len(columns), n_rows)
         by_column: list[Sequence[int]] = [
-            sorted(set(listed[position * n_rows : (position + 1) * n_rows]) - {-1})
-            for position in range(len(columns))
+            sorted({code for code in column_codes if code >= 0}) for column_codes in codes.tolist()
         ]
-        return codes.reshape(len(columns), n_rows), distinct, by_column
+        return codes, distinct, by_column
     all_codes = np.empty((len(columns), n_rows), dtype=np.intp)
     distinct = []
     by_column = []
@@ -626,14 +628,17 @@ def read_numbers(columns: Sequence[Any], *, n_rows: int) -> tuple[FloatArray, li
         ``MISSING_VALUE`` (whether or not the column must have a value), ``WRONG_TYPE``
         and ``NOT_A_NUMBER``, each with the rows it applies to.
     """
-    numbers = np.empty((n_rows, len(columns)), dtype=np.float64, order="F")
-    as_text = []
-    for position, column in enumerate(columns):
-        as_numbers = _as_numbers(column)
-        if as_numbers is None:
-            as_text.append(position)
-        else:
-            numbers[:, position] = as_numbers
+    read_as_numbers = [_as_numbers(column) for column in columns]
+    as_text = [position for position, found in enumerate(read_as_numbers) if found is None]
+    unread = np.full(n_rows, np.nan)  # for now, where a column of text goes
+    # Every column in one call; the transpose of the (columns, rows) block is Fortran-ordered.
+    numbers = (
+        np.array(
+            [unread if found is None else found for found in read_as_numbers], dtype=np.float64
+        )
+        .reshape(len(columns), n_rows)
+        .T
+    )
     problems: list[_Found] = []
     if as_text:
         codes, distinct, _ = _distinct([columns[position] for position in as_text], n_rows)
