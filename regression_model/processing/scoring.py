@@ -262,10 +262,14 @@ class Table:
     @classmethod
     def from_arrays(cls, names: Sequence[str], arrays: Sequence[Any], n_rows: int) -> Table:
         """Columns from raw arrays: numbers stay arrays, text is factorized into labels."""
-        is_text = [_is_text(array) for array in arrays]
+        ndarray = np.ndarray  # _is_text, inlined for numpy arrays: this runs once per column
+        is_text = [
+            array.dtype.kind == "O" if type(array) is ndarray else _is_text(array)
+            for array in arrays
+        ]
         labels = iter(Labels.from_arrays([a for a, text in zip(arrays, is_text) if text]))
         columns: dict[str, Column] = {
-            name: next(labels) if text else _to_column(array)
+            name: (next(labels) if text else array if type(array) is ndarray else _to_column(array))
             for name, array, text in zip(names, arrays, is_text)
         }
         return cls(columns, n_rows)
@@ -335,6 +339,8 @@ class Table:
 
     def replace(self, updates: Mapping[str, Column]) -> Table:
         """A new table: existing names keep their position, new names are appended."""
+        if not updates:
+            return self  # tables are never written to: nothing changed, nothing to copy
         is_in_place = self._head.keys() >= updates.keys()
         columns = dict(self._head if is_in_place else self.columns)
         columns.update(updates)
