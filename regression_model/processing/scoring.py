@@ -216,48 +216,28 @@ class Table:
     column: they build new arrays and a new table, so a table handed to a step is unchanged
     if that step gives up with ``NotCompiled``.
 
-    The last columns may be held as one block (``stacked``), as the one-hot encoder makes
-    them: the scaler then takes them as they are, instead of splitting a few hundred columns
-    apart and stacking them again. Reading ``columns`` splits them, once.
+    The last columns may be held as one block (``with_stacked``), as the one-hot encoder
+    makes them: the scaler then takes them as they are, instead of splitting a few hundred
+    columns apart and stacking them again.
 
     Parameters
     ----------
     columns : dict of str to ndarray or Labels
-        The columns, in frame order (before the stacked ones).
+        The columns, in frame order.
     n_rows : int
         The number of rows.
-    stacked : (tuple of str, ndarray of float64), default=None
-        The names of the last columns and their values, a row of the block per column.
     """
 
+    # Plain slots, and no __getattr__ here: steps read a table's attributes column by
+    # column, and CPython reads plain slots fastest. Only _StackedTable reads columns lazily.
     __slots__ = ("columns", "n_rows", "_head", "_names", "_stacked")
 
-    # Every column by name, in order; read only. With stacked columns the slot starts empty,
-    # and the first read fills it (``__getattr__``): a plain attribute, as fast to read as a
-    # table without stacked columns, which steps read column by column.
-    columns: dict[str, Column]
-
-    def __init__(
-        self,
-        columns: dict[str, Column],
-        n_rows: int,
-        stacked: tuple[tuple[str, ...], FloatArray] | None = None,
-    ) -> None:
-        self._head = columns  # the columns before the stacked ones
+    def __init__(self, columns: dict[str, Column], n_rows: int) -> None:
+        self.columns = columns
+        self._head = columns  # the columns before the stacked ones: all of them here
         self.n_rows = n_rows
         self._names: tuple[str, ...] | None = None
-        self._stacked = stacked
-        if stacked is None:
-            self.columns = columns
-
-    def __getattr__(self, name: str) -> Any:
-        # Called only for a slot not yet set: ``columns`` of a table with stacked columns.
-        if name != "columns" or self._stacked is None:
-            raise AttributeError(name)
-        stacked_names, block = self._stacked
-        self.columns = self._head = {**self._head, **dict(zip(stacked_names, block))}
-        self._stacked = None
-        return self.columns
+        self._stacked: tuple[tuple[str, ...], FloatArray] | None = None
 
     @classmethod
     def from_arrays(cls, names: Sequence[str], arrays: Sequence[Any], n_rows: int) -> Table:
@@ -335,7 +315,7 @@ class Table:
         stacked = self._stacked
         if stacked is not None:
             stacked = (stacked[0], stacked[1][:, positions])
-        return Table(columns, len(positions), stacked)
+        return _table(columns, len(positions), stacked)
 
     def replace(self, updates: Mapping[str, Column]) -> Table:
         """A new table: existing names keep their position, new names are appended."""
@@ -344,7 +324,7 @@ class Table:
         is_in_place = self._head.keys() >= updates.keys()
         columns = dict(self._head if is_in_place else self.columns)
         columns.update(updates)
-        table = Table(columns, self.n_rows, self._stacked)
+        table = _table(columns, self.n_rows, self._stacked)
         if is_in_place:
             table._names = self._names  # same names, same order
         return table
@@ -356,11 +336,11 @@ class Table:
             stacked = None
         kept = self._head if stacked is not None else self.columns
         columns = {name: col for name, col in kept.items() if name not in dropped}
-        return Table(columns, self.n_rows, stacked)
+        return _table(columns, self.n_rows, stacked)
 
     def with_stacked(self, names: Sequence[str], block: FloatArray) -> Table:
         """A new table with the rows of ``block`` appended as the columns ``names``."""
-        return Table(dict(self.columns), self.n_rows, (tuple(names), block))
+        return _StackedTable(dict(self.columns), self.n_rows, (tuple(names), block))
 
     def to_frame(self) -> pd.DataFrame:
         """The table as the DataFrame a fitted step expects; labels become objects."""
@@ -369,6 +349,44 @@ class Table:
             for name, col in self.columns.items()
         }
         return pd.DataFrame(data, index=pd.RangeIndex(self.n_rows))
+
+
+class _StackedTable(Table):
+    """A table whose last columns are held as one block, a row of the block per column.
+
+    Reading ``columns`` splits the block into its rows, once; ``block`` and ``names`` never
+    need to.
+    """
+
+    __slots__ = ()
+
+    def __init__(
+        self,
+        columns: dict[str, Column],
+        n_rows: int,
+        stacked: tuple[tuple[str, ...], FloatArray],
+    ) -> None:
+        self._head = columns
+        self.n_rows = n_rows
+        self._names = None
+        self._stacked = stacked
+
+    # The base class's slot, read lazily here; tables are never written to.
+    @property
+    def columns(self) -> dict[str, Column]:  # type: ignore[override]
+        if self._stacked is not None:
+            stacked_names, block = self._stacked
+            self._head = {**self._head, **dict(zip(stacked_names, block))}
+            self._stacked = None
+        return self._head
+
+
+def _table(
+    columns: dict[str, Column],
+    n_rows: int,
+    stacked: tuple[tuple[str, ...], FloatArray] | None,
+) -> Table:
+    return Table(columns, n_rows) if stacked is None else _StackedTable(columns, n_rows, stacked)
 
 
 def _numeric_block(columns: list[Column], n_rows: int) -> FloatArray:
