@@ -63,7 +63,7 @@ import pandas as pd
 from regression_model.array_types import AnyArray, BoolArray, CodeArray, FloatArray
 from regression_model.processing.arithmetic import (
     clip_to_range,
-    map_labels,
+    map_label_columns,
     presence_flags,
     weighted_sum,
     years_before,
@@ -809,11 +809,13 @@ def _compile_mapper(step: Any) -> StepFunction:
 
     def run(state: State) -> State:
         table = _expect_table(state, names_in)
-        updates: dict[str, Column] = {}
-        for name in variables:
-            labels = table.labels(name)
-            updates[name] = map_labels(codes=labels.codes, labels=labels.values, mapping=mapping)
-        return table.replace(updates)
+        columns = [table.labels(name) for name in variables]
+        mapped = map_label_columns(
+            codes=[column.codes for column in columns],
+            labels=[column.values for column in columns],
+            mapping=mapping,
+        )
+        return table.replace(dict(zip(variables, mapped)))
 
     return run
 
