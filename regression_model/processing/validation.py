@@ -506,7 +506,6 @@ def _distinct(
     by_column : list of sequence of int
         The codes each column holds, -1 aside.
     """
-    columns = [_as_value_array(column) for column in columns]
     if n_rows <= SMALL_COLUMN:
         # A few rows (a web request's house): one pass in Python over every column's
         # values beats pandas' fixed cost per column.
@@ -517,6 +516,7 @@ def _distinct(
             sorted({code for code in column_codes if code >= 0}) for column_codes in codes.tolist()
         ]
         return codes, distinct, by_column
+    columns = [_as_value_array(column) for column in columns]
     all_codes = np.empty((len(columns), n_rows), dtype=np.intp)
     distinct = []
     by_column = []
@@ -538,15 +538,20 @@ def _as_value_array(raw: Any) -> Any:
     return raw
 
 
-def _python_values(column: Any) -> list[Any]:
+def _python_values(raw: Any) -> list[Any]:
+    """A column's values as Python objects, as ``_as_value_array`` reads them."""
+    if isinstance(raw, _ARROW_ARRAY):  # first: a CSV's text columns, read as they are
+        # Arrow's own conversion (nulls become None): a third of the cost of iterating.
+        values: list[Any] = pa.array(raw).to_pylist()
+        return values
+    column = _as_value_array(raw)
     if isinstance(column, np.ndarray):
         listed: list[Any] = column.tolist()
         return listed
-    if isinstance(column, pd.arrays.ArrowExtensionArray):
-        # Arrow's own conversion (nulls become None): a third of the cost of iterating.
-        values: list[Any] = pa.array(column).to_pylist()
-        return values
     return list(column)
+
+
+_ARROW_ARRAY = pd.arrays.ArrowExtensionArray
 
 
 def _factorize(column: Any) -> tuple[CodeArray, list[Any]]:
