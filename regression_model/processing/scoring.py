@@ -519,8 +519,9 @@ def _fill_missing_labels(table: Table, fills: Mapping[str, Any]) -> Table:
         column = table.columns[name]
         if not isinstance(column, Labels):
             raise NotCompiled("a label imputer met numbers")
-        if column.has_missing:  # most columns miss nothing, and stay as they are
-            updates[name] = column.fill_missing(fill)
+        filled = column.fill_missing(fill)
+        if filled is not column:  # most columns miss nothing, and stay as they are
+            updates[name] = filled
     return table.replace(updates)
 
 
@@ -574,8 +575,8 @@ def _compile_rare_label_encoder(step: Any) -> StepFunction:
             if is_missing_refused and column.has_missing:
                 raise NotCompiled("a missing label the encoder refuses")
             # A missing value keeps its code -1: feature-engine keeps it as it is.
-            if not all(label in keep for label in column.values):
-                kept = [label if label in keep else replace_with for label in column.values]
+            kept = [label if label in keep else replace_with for label in column.values]
+            if kept != column.values:
                 updates[name] = Labels(column.codes, kept)
             elif column is not table.columns[name]:  # numbers read as labels
                 updates[name] = column
