@@ -17,7 +17,6 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from regression_model.processing import features
 from regression_model.processing.arithmetic import (
-    map_label_columns,
     map_labels,
     presence_flags,
     weighted_sum,
@@ -608,26 +607,3 @@ def test_weighted_sum_adds_terms_in_the_order_given() -> None:
     assert weighted_sum(terms=[(big, 1.0), (one, 1.0), (big, -1.0)]).tolist() == [0.0]
     assert weighted_sum(terms=[(one, 1.0), (big, 1.0), (big, -1.0)]).tolist() == [0.0]
     assert weighted_sum(terms=[(big, 1.0), (big, -1.0), (one, 1.0)]).tolist() == [1.0]
-
-
-@pytest.mark.parametrize("n_rows", [1, 5, 40], ids=["one-row", "short", "long"])
-def test_label_columns_map_together_as_each_maps_alone(n_rows: int) -> None:
-    """Check the one gather over several columns against ``map_labels`` column by column."""
-    # Given two factorized columns with known, unknown and missing labels
-    mapping = {"Po": 1.0, "TA": 3.0, "Gd": 4.0}
-    rng = np.random.default_rng(n_rows)
-    labels = [["TA", "Gd", "Weird"], ["Po", "Ex"]]
-    codes = [rng.integers(-1, len(found), n_rows) for found in labels]
-
-    # When they are mapped together
-    together = map_label_columns(codes=codes, labels=labels, mapping=mapping)
-
-    # Then each row of the result is that column mapped alone
-    assert together.shape == (2, n_rows)
-    for row, column_codes, found in zip(together, codes, labels):
-        alone = map_labels(codes=column_codes, labels=found, mapping=mapping)
-        np.testing.assert_array_equal(row, alone)
-        expected = [
-            np.nan if code < 0 else mapping.get(found[code], np.nan) for code in column_codes
-        ]
-        np.testing.assert_array_equal(alone, expected)

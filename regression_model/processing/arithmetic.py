@@ -40,30 +40,9 @@ def map_labels(
     ndarray of float64
         One number per row.
     """
-    mapped: FloatArray = map_label_columns(codes=[codes], labels=[labels], mapping=mapping)[0]
-    return mapped
-
-
-def map_label_columns(
-    *, codes: Sequence[CodeArray], labels: Sequence[Sequence[Any]], mapping: Mapping[str, float]
-) -> FloatArray:
-    """``map_labels`` for several columns of equal length, all looked up in one gather.
-
-    Returns
-    -------
-    ndarray of float64
-        A row per column, a number per row of the column.
-    """
-    numbers: list[float] = []
-    starts: list[int] = []
-    for column_labels in labels:
-        numbers.append(np.nan)  # code -1, a missing value, picks this entry
-        starts.append(len(numbers))
-        numbers.extend([mapping.get(label, np.nan) for label in column_labels])
-    n_rows = len(codes[0]) if len(codes) else 0
-    where = np.array(codes, dtype=np.intp).reshape(len(codes), n_rows)
-    where += np.array(starts, dtype=np.intp)[:, np.newaxis]
-    mapped: FloatArray = np.asarray(numbers, dtype=np.float64)[where]
+    numbers = [mapping.get(label, np.nan) for label in labels]
+    numbers.append(np.nan)  # code -1, a missing value, picks this last entry
+    mapped: FloatArray = np.asarray(numbers, dtype=np.float64)[codes]
     return mapped
 
 

@@ -63,7 +63,7 @@ import pandas as pd
 from regression_model.array_types import AnyArray, BoolArray, CodeArray, FloatArray
 from regression_model.processing.arithmetic import (
     clip_to_range,
-    map_label_columns,
+    map_labels,
     presence_flags,
     weighted_sum,
     years_before,
@@ -810,13 +810,11 @@ def _compile_mapper(step: Any) -> StepFunction:
 
     def run(state: State) -> State:
         table = _expect_table(state, names_in)
-        columns = [table.labels(name) for name in variables]
-        mapped = map_label_columns(
-            codes=[column.codes for column in columns],
-            labels=[column.values for column in columns],
-            mapping=mapping,
-        )
-        return table.replace(dict(zip(variables, mapped)))
+        updates: dict[str, Column] = {}
+        for name in variables:
+            labels = table.labels(name)
+            updates[name] = map_labels(codes=labels.codes, labels=labels.values, mapping=mapping)
+        return table.replace(updates)
 
     return run
 
