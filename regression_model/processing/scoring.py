@@ -284,8 +284,8 @@ class Table:
 
     def block(self, names: Sequence[str]) -> FloatArray:
         """The named numeric columns as one new float64 array, a row per column, C-ordered."""
-        names = tuple(names)
         if self._stacked is not None:
+            names = tuple(names)
             stacked_names, stacked = self._stacked
             split = len(names) - len(stacked_names)
             if split >= 0 and names[split:] == stacked_names:
