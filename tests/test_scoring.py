@@ -691,6 +691,10 @@ def test_rare_label_encoder_keeps_columns_whose_labels_are_all_frequent() -> Non
 
     # When it meets them again: Then only the rare label is grouped, as feature-engine does
     _assert_compiled_matches(step, frame)
+    # And numbers read as labels, none of them rare, become labels all the same
+    codes = pd.DataFrame({"Code": [20.0, 60.0] * 5})
+    by_code = RareLabelEncoder(tol=0.2, n_categories=1, variables=["Code"], ignore_format=True)
+    _assert_compiled_matches(by_code.fit(codes), codes)
     assert _frame_of(_compiled_only(step)(Table.from_frame(frame)))["Alley"].iloc[-1] == "Rare"
 
 
@@ -1190,6 +1194,12 @@ def test_a_table_with_stacked_columns_reads_as_the_table_of_them_split() -> None
     )
     with pytest.raises(scoring.NotCompiled):
         stacked().block(["t", "d1", "d2"])
+    # a stacked column also among the first names: read from the columns, split
+    np.testing.assert_array_equal(
+        stacked().block(["d2", "d1", "d2"]), split.block(["d2", "d1", "d2"])
+    )
+    table = stacked()
+    assert table.columns is table.columns  # split once
     changes: list[Callable[[Table], Table]] = [
         lambda table: table,
         lambda table: table.take(np.array([2, 0])),
@@ -1261,6 +1271,8 @@ def test_table_keeps_other_dtypes_for_the_fitted_steps() -> None:
         table.numeric("text")
     with pytest.raises(scoring.NotCompiled):
         table.to_matrix(["count", "text"])
+    with pytest.raises(scoring.NotCompiled):
+        table.to_matrix(["count", "when"])  # an array, but not of numbers
     pd.testing.assert_series_equal(table.to_frame()["when"], frame["when"])
 
 

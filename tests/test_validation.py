@@ -644,6 +644,10 @@ def test_column_arrays_by_block_are_the_public_routes_arrays(
             assert pd.Series(got).equals(pd.Series(want))
 
 
+def test_column_arrays_by_block_gives_way_where_pandas_has_no_blocks() -> None:
+    assert validation._arrays_by_block(pd.DataFrame.__new__(pd.DataFrame)) is None
+
+
 def test_column_arrays_has_a_public_fallback(
     monkeypatch: pytest.MonkeyPatch, raw_records: pd.DataFrame, schema: InputSchema
 ) -> None:

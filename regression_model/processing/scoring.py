@@ -193,16 +193,12 @@ def _is_numeric(column: object) -> bool:
 
 
 def _is_text(array: Any) -> bool:
-    """Whether a raw column enters a table as labels."""
-    if isinstance(array, np.ndarray):
-        return bool(array.dtype.kind == "O")
+    """Whether an extension array (not a numpy array) enters a table as labels."""
     return isinstance(array.dtype, (pd.StringDtype, pd.CategoricalDtype))
 
 
 def _to_column(array: Any) -> Column:
-    """A raw column that is not text (``_is_text``), as a table holds it."""
-    if isinstance(array, np.ndarray):
-        return array  # numbers; datetimes and the like only a fitted step's own transform reads
+    """An extension array that is not text (``_is_text``), as a table holds it."""
     if pd.api.types.is_numeric_dtype(array.dtype) and not pd.api.types.is_bool_dtype(array.dtype):
         # Nullable Int64/Float64: the missing entries become NaN, as numpy sees them.
         return np.asarray(array.to_numpy(dtype=np.float64, na_value=np.nan))
@@ -242,15 +238,17 @@ class Table:
     @classmethod
     def from_arrays(cls, names: Sequence[str], arrays: Sequence[Any], n_rows: int) -> Table:
         """Columns from raw arrays: numbers stay arrays, text is factorized into labels."""
-        ndarray = np.ndarray  # _is_text, inlined for numpy arrays: this runs once per column
+        # A numpy array is text if it holds objects, and enters as it is otherwise (numbers;
+        # datetimes and the like, which only a fitted step's own transform reads).
+        is_numpy = [isinstance(array, np.ndarray) for array in arrays]
         is_text = [
-            array.dtype.kind == "O" if type(array) is ndarray else _is_text(array)
-            for array in arrays
+            array.dtype.kind == "O" if numpy else _is_text(array)
+            for array, numpy in zip(arrays, is_numpy)
         ]
         labels = iter(Labels.from_arrays([a for a, text in zip(arrays, is_text) if text]))
         columns: dict[str, Column] = {
-            name: (next(labels) if text else array if type(array) is ndarray else _to_column(array))
-            for name, array, text in zip(names, arrays, is_text)
+            name: next(labels) if text else array if numpy else _to_column(array)
+            for name, array, text, numpy in zip(names, arrays, is_text, is_numpy)
         }
         return cls(columns, n_rows)
 
