@@ -82,6 +82,30 @@ def test_missing_values_go_the_way_xgboost_sends_them() -> None:
     assert np.array_equal(trees.score(rows), trees.walk(rows))
 
 
+def test_a_row_walks_alike_alone_or_beside_rows_with_missing_values() -> None:
+    """Check the walk that skips default ways (no missing value) against the one that
+    follows them, row by row."""
+    # Given trees fitted with missing values, and rows of which only some miss a value
+    rng = np.random.default_rng(1)
+    features = rng.normal(size=(200, 4))
+    features[rng.random(features.shape) < 0.2] = np.nan
+    trees = XGBoostTreesRegressor(n_estimators=30, max_depth=3).fit(
+        features, np.nansum(features, axis=1)
+    )
+    rows = np.ascontiguousarray(features[:WALK_MAX_ROWS], dtype=np.float32)
+    rows[0] = 0.5  # a row with no missing value, walked beside rows that have some
+    assert np.isnan(rows[1:]).any()
+
+    # When they are walked together, and each alone
+    together = trees.walk(rows)
+    alone = [trees.walk(rows[[position]])[0] for position in range(len(rows))]
+
+    # Then each row gets the same price, which is XGBoost's, and the layout is not pickled
+    assert np.array_equal(together, alone)
+    assert np.array_equal(together, trees._loaded_booster().inplace_predict(rows))
+    assert "_layout" in trees.__dict__ and "_layout" not in trees.__getstate__()
+
+
 def test_training_twice_gives_the_same_trees_byte_for_byte(
     training_sample: tuple[pd.DataFrame, pd.Series], fitted_pipeline: Any
 ) -> None:

@@ -647,15 +647,55 @@ def test_categorical_imputer_fills_missing_labels(labels_frame: pd.DataFrame, me
     _assert_compiled_matches(step, _with_unseen(labels_frame))
 
 
+@pytest.mark.parametrize("rows", [[2], [0], list(range(7)) * 6], ids=["one-missing", "one", "long"])
+def test_categorical_imputer_fills_only_the_columns_missing_labels(
+    labels_frame: pd.DataFrame, rows: list[int]
+) -> None:
+    """Check the one look for missing labels over every column, at any number of rows."""
+    step = CategoricalImputer(imputation_method="missing", variables=["Street", "Alley"])
+    X = labels_frame.iloc[rows].reset_index(drop=True)
+    _assert_compiled_matches(step.fit(labels_frame), X)
+
+
 def test_median_imputer_fills_missing_numbers(labels_frame: pd.DataFrame) -> None:
     step = MeanMedianImputer(imputation_method="median", variables=["Area", "Count"])
     _assert_compiled_matches(step.fit(labels_frame), labels_frame)
+
+
+def test_median_imputer_leaves_narrow_floats_to_the_fitted_step(labels_frame: pd.DataFrame) -> None:
+    """Check that a float32 column, whose dtype the fitted step decides, is not compiled."""
+    frame = labels_frame.astype({"Area": np.float32})
+    step = MeanMedianImputer(imputation_method="median", variables=["Area", "Count"]).fit(frame)
+    with pytest.raises(scoring.NotCompiled):
+        _compiled_only(step)(Table.from_frame(frame))
+    filled = _frame_of(CompiledStep("impute", step, _compiled_only(step))(Table.from_frame(frame)))
+    numbers = ["Area", "Count"]
+    pd.testing.assert_frame_equal(filled[numbers], step.transform(frame)[numbers])
 
 
 def test_rare_label_encoder_groups_rare_and_unseen_labels(labels_frame: pd.DataFrame) -> None:
     frame = labels_frame.assign(Street=labels_frame["Street"].fillna("Pave"))
     step = RareLabelEncoder(tol=0.2, n_categories=1, variables=["Street", "Alley"]).fit(frame)
     _assert_compiled_matches(step, _with_unseen(frame))
+
+
+def test_rare_label_encoder_keeps_columns_whose_labels_are_all_frequent() -> None:
+    # Given an encoder whose one column has only frequent labels, beside one with a rare label
+    frame = pd.DataFrame(
+        {
+            "Street": pd.Series(["Pave", "Grvl"] * 5, dtype=object),
+            "Alley": pd.Series(["A"] * 9 + ["B"], dtype=object),
+        }
+    )
+    step = RareLabelEncoder(tol=0.2, n_categories=1, variables=["Street", "Alley"]).fit(frame)
+
+    # When it meets them again: Then only the rare label is grouped, as feature-engine does
+    _assert_compiled_matches(step, frame)
+    # And numbers read as labels, none of them rare, become labels all the same
+    codes = pd.DataFrame({"Code": [20.0, 60.0] * 5})
+    by_code = RareLabelEncoder(tol=0.2, n_categories=1, variables=["Code"], ignore_format=True)
+    _assert_compiled_matches(by_code.fit(codes), codes)
+    assert _frame_of(_compiled_only(step)(Table.from_frame(frame)))["Alley"].iloc[-1] == "Rare"
 
 
 def test_rare_label_encoder_groups_numbers_as_labels_when_told_to() -> None:
@@ -707,6 +747,34 @@ def test_sklearn_one_hot_encoder_in_a_wrapper_on_unseen_and_missing_labels(
     # When it meets known, unseen and missing labels
     X = pd.DataFrame(
         {"Street": pd.Series(["Grvl", np.nan, "Unheard", "Pave"], dtype=object), "Area": 2.0}
+    )
+
+    # Then the compiled form gives the encoder's own columns, bit for bit
+    _assert_compiled_matches(step, X)
+
+
+@pytest.mark.parametrize("n_rows", [1, 4, 40], ids=["one-row", "short", "long"])
+def test_sklearn_one_hot_encoder_encodes_several_columns_at_once(n_rows: int) -> None:
+    """Check the one fancy index over every label column, however many rows it covers."""
+    # Given an encoder over two label columns, one fitted with a missing label
+    fit_on = pd.DataFrame(
+        {
+            "Street": pd.Series(["Pave", "Grvl", np.nan, "Pave"], dtype=object),
+            "Area": 1.0,
+            "Alley": pd.Series(["A", "B", "C", "A"], dtype=object),
+        }
+    )
+    step = SklearnTransformerWrapper(
+        OneHotEncoder(handle_unknown="ignore", sparse_output=False), variables=["Street", "Alley"]
+    ).fit(fit_on)
+
+    # When it meets known, unseen and missing labels in both columns
+    X = pd.DataFrame(
+        {
+            "Street": pd.Series((["Grvl", np.nan, "Unheard", "Pave"] * 10)[:n_rows], dtype=object),
+            "Area": 2.0,
+            "Alley": pd.Series((["C", "Z", "A", np.nan, "B"] * 8)[:n_rows], dtype=object),
+        }
     )
 
     # Then the compiled form gives the encoder's own columns, bit for bit
@@ -1081,6 +1149,76 @@ def test_labels_factorize_alike_however_long_the_column(length: int) -> None:
     assert (labels.codes == -1).tolist() == pd.isna(values).tolist()
 
 
+def test_labels_of_several_columns_factorize_as_each_column_alone() -> None:
+    """Check the shared pass over short columns against each column factorized alone."""
+    # Given short object columns, a string array and a numeric column, in a mix
+    columns = [
+        np.array(["b", None, "b"], dtype=object),
+        pd.array(["x", None, "y"], dtype="string"),
+        np.array([np.nan, "a", pd.NA], dtype=object),
+        np.array([20.0, 60.0, 20.0]),
+    ]
+
+    # When they are factorized together
+    together = Labels.from_arrays(columns)
+
+    # Then each has the codes and labels it has alone
+    for labels, column in zip(together, columns, strict=True):
+        alone = Labels.from_array(column)
+        assert labels.codes.tolist() == alone.codes.tolist()
+        assert labels.values == alone.values
+    assert Labels.from_arrays([]) == []
+
+
+def test_a_table_with_stacked_columns_reads_as_the_table_of_them_split() -> None:
+    """Check every way a step reads or changes a table whose last columns are one block."""
+    # Given a table whose last two columns are held as a block, and the same table split
+    head: dict[str, scoring.Column] = {
+        "a": np.array([1.0, 2.0, 3.0]),
+        "t": Labels.from_array(np.array(["x", None, "x"], dtype=object)),
+    }
+    block = np.array([[0.0, 1.0, 0.0], [1.0, 0.0, 1.0]])
+
+    def stacked() -> Table:
+        return Table(dict(head), 3).with_stacked(["d1", "d2"], block)
+
+    split = Table({**head, "d1": block[0], "d2": block[1]}, 3)
+
+    # Then names, blocks and frames agree, before and after each change
+    assert stacked().names == split.names == ("a", "t", "d1", "d2")
+    np.testing.assert_array_equal(
+        stacked().to_matrix(["a", "d1", "d2"]), split.to_matrix(["a", "d1", "d2"])
+    )
+    np.testing.assert_array_equal(
+        stacked().block(["d1", "a", "d2"]), split.block(["d1", "a", "d2"])
+    )
+    with pytest.raises(scoring.NotCompiled):
+        stacked().block(["t", "d1", "d2"])
+    # a stacked column also among the first names: read from the columns, split
+    np.testing.assert_array_equal(
+        stacked().block(["d2", "d1", "d2"]), split.block(["d2", "d1", "d2"])
+    )
+    table = stacked()
+    assert table.columns is table.columns  # split once
+    changes: list[Callable[[Table], Table]] = [
+        lambda table: table,
+        lambda table: table.take(np.array([2, 0])),
+        lambda table: table.replace({"a": np.zeros(3)}),
+        lambda table: table.replace({"d2": np.zeros(3)}),
+        lambda table: table.replace({"new": np.ones(3)}),
+        lambda table: table.drop(["a"]),
+        lambda table: table.drop(["d1"]),
+    ]
+    for change in changes:
+        got, want = change(stacked()), change(split)
+        assert got.names == want.names
+        pd.testing.assert_frame_equal(got.to_frame(), want.to_frame())
+    # And the block handed out is a copy: the scaler writes into it
+    matrix = stacked().to_matrix(["d1", "d2"])
+    matrix += 5.0
+    np.testing.assert_array_equal(block, [[0.0, 1.0, 0.0], [1.0, 0.0, 1.0]])
+
+
 @pytest.mark.parametrize("chunk_rows", [50, 100])
 def test_batches_are_scored_in_chunks_with_rows_selected_per_chunk(
     fitted_pipeline: Pipeline,
@@ -1133,6 +1271,8 @@ def test_table_keeps_other_dtypes_for_the_fitted_steps() -> None:
         table.numeric("text")
     with pytest.raises(scoring.NotCompiled):
         table.to_matrix(["count", "text"])
+    with pytest.raises(scoring.NotCompiled):
+        table.to_matrix(["count", "when"])  # an array, but not of numbers
     pd.testing.assert_series_equal(table.to_frame()["when"], frame["when"])
 
 

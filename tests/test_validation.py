@@ -12,6 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from regression_model.config.core import Config, InputSchema, load_config
+from regression_model.processing import validation
 from regression_model.processing.domain import TrainingDomain
 from regression_model.processing.validation import (
     PRIVATE_NAMES,
@@ -609,16 +610,56 @@ def test_private_names_each_name_an_existing_test() -> None:
     assert set(PRIVATE_NAMES.values()) <= set(globals())
 
 
-def test_column_arrays_has_a_public_fallback(
-    monkeypatch: pytest.MonkeyPatch, raw_records: pd.DataFrame
+def _frames_of_every_block_kind(raw_records: pd.DataFrame, schema: InputSchema) -> list[Any]:
+    mixed = pd.DataFrame(
+        {
+            "when": pd.date_range("2020-01-01", periods=3, tz="UTC"),
+            "kind": pd.Categorical(["x", "y", "x"]),
+            "count": pd.array([1, None, 3], dtype="Int64"),
+            "a": [1.0, 2.0, 3.0],
+            "b": [4.0, 5.0, 6.0],
+        }
+    )
+    repeated = mixed.set_axis(["a", "b", "a", "c", "b"], axis=1)
+    return [
+        raw_records,  # as read from CSV: a block per column
+        raw_records.iloc[[3]],
+        validate_records(records=raw_records, schema=schema).frame,  # two 2-D blocks
+        mixed,
+        repeated,
+        mixed.iloc[[0, 2], [4, 0, 3]],
+        pd.DataFrame(index=range(2)),
+    ]
+
+
+def test_column_arrays_by_block_are_the_public_routes_arrays(
+    raw_records: pd.DataFrame, schema: InputSchema
 ) -> None:
-    """Check that reading columns works if pandas drops its private column iterator."""
-    fast = column_arrays(raw_records)
-    monkeypatch.delattr(pd.DataFrame, "_iter_column_arrays")
-    slow = column_arrays(raw_records)
-    assert len(fast) == len(slow) == raw_records.shape[1]
-    for a, b in zip(fast, slow):
-        assert pd.Series(a).equals(pd.Series(b))
+    """Check the arrays read from pandas' private blocks against its public columns."""
+    for frame in _frames_of_every_block_kind(raw_records, schema):
+        by_block = column_arrays(frame)
+        public = [frame.iloc[:, position].array for position in range(frame.shape[1])]
+        assert len(by_block) == len(public) == frame.shape[1]
+        for got, want in zip(by_block, public):
+            assert pd.Series(got).equals(pd.Series(want))
+
+
+def test_column_arrays_by_block_gives_way_where_pandas_has_no_blocks() -> None:
+    assert validation._arrays_by_block(pd.DataFrame.__new__(pd.DataFrame)) is None
+
+
+def test_column_arrays_has_a_public_fallback(
+    monkeypatch: pytest.MonkeyPatch, raw_records: pd.DataFrame, schema: InputSchema
+) -> None:
+    """Check that reading columns works if pandas drops the blocks it keeps them in."""
+    frames = _frames_of_every_block_kind(raw_records, schema)
+    fast = [column_arrays(frame) for frame in frames]
+    monkeypatch.setattr(validation, "_arrays_by_block", lambda frame: None)
+    for frame, arrays in zip(frames, fast):
+        slow = column_arrays(frame)
+        assert len(arrays) == len(slow) == frame.shape[1]
+        for a, b in zip(arrays, slow):
+            assert pd.Series(a).equals(pd.Series(b))
 
 
 def test_validation_through_the_public_column_reader_is_the_same(
@@ -626,7 +667,7 @@ def test_validation_through_the_public_column_reader_is_the_same(
 ) -> None:
     """Check the public route's arrays (pandas' NumPy-backed extension arrays) validate alike."""
     fast = validate_records(records=raw_records, schema=schema)
-    monkeypatch.delattr(pd.DataFrame, "_iter_column_arrays")
+    monkeypatch.setattr(validation, "_arrays_by_block", lambda frame: None)
     slow = validate_records(records=raw_records, schema=schema)
     pd.testing.assert_frame_equal(slow.frame, fast.frame)
     assert slow.errors == fast.errors
@@ -644,3 +685,46 @@ def test_a_column_of_times_is_the_wrong_type_not_numbers(
     wrong = [e.row for e in validated.errors if e.column == "GrLivArea"]
     assert wrong == list(range(n_rows))
     assert {e.kind for e in validated.errors if e.column == "GrLivArea"} == {ErrorKind.WRONG_TYPE}
+
+
+def test_each_schema_and_domain_is_applied_by_its_own_rules_when_several_are_in_use(
+    raw_records: pd.DataFrame, schema: InputSchema
+) -> None:
+    """Check that what validation works out once per schema and domain never crosses over."""
+    # Given the schema, and a copy whose areas must be under 100 square feet
+    areas = schema.numeric["areas"].model_copy(update={"maximum": 100.0})
+    strict = schema.model_copy(update={"numeric": {**schema.numeric, "areas": areas}})
+    # and two domains, one of which holds every LotArea below the one house's
+    house = raw_records.head(1)
+    lot_area = float(house["LotArea"].iloc[0])
+    wide, narrow = (
+        TrainingDomain.model_validate(
+            {
+                "numeric": {"LotArea": {"minimum": 0.0, "maximum": maximum}},
+                "labels": {},
+                "price": {"minimum": 1.0, "maximum": 2.0},
+            }
+        )
+        for maximum in (lot_area + 1, lot_area - 1)
+    )
+
+    # When the house is validated under each, in turn, twice over
+    outcomes = [
+        validate_records(records=house, schema=rules, domain=domain)
+        for _ in range(2)
+        for rules, domain in ((schema, wide), (strict, narrow))
+    ]
+
+    # Then each schema and domain gives its own verdict every time
+    verdicts = [
+        (
+            bool(outcome.is_valid[0]),
+            any(w.kind is WarningKind.OUTSIDE_TRAINING_RANGE for w in outcome.warnings),
+        )
+        for outcome in outcomes
+    ]
+    assert verdicts == [(True, False), (False, False)] * 2
+    assert [
+        bool(validate_records(records=house, schema=schema, domain=domain).warnings)
+        for domain in (wide, narrow)
+    ] == [False, True]

@@ -28,6 +28,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -217,20 +218,32 @@ class XGBoostTreesRegressor(RegressorMixin, BaseEstimator):
         )
 
     def _walk_block(self, features: Float32Array) -> FloatArray:
-        rows = np.arange(len(features))[:, np.newaxis]
-        node = np.broadcast_to(self.roots_, (len(features), len(self.roots_)))
+        layout = self._walk_layout()
+        # Every row's features end to end: a row's feature j is at its row start + j.
+        flat = np.ascontiguousarray(features).ravel()
+        row_starts = np.arange(0, flat.size, features.shape[1])[:, np.newaxis]
+        slot = np.broadcast_to(layout.roots, (len(features), len(layout.roots)))
+        # Where no feature is missing, every node's default way is moot: skip looking it up.
+        has_missing = bool(np.isnan(flat).any())
         for _ in range(self.depth_):
-            value = features[rows, self.feature_[node]]
-            goes_left = np.where(
-                np.isnan(value), self.default_left_[node], value < self.split_[node]
-            )
-            child = np.where(goes_left, self.left_[node], self.right_[node])
-            node = np.where(child < 0, node, child)  # a leaf stays where it is
+            value = flat[layout.feature[slot] + row_starts]
+            goes_left = value < layout.split[slot]
+            if has_missing:
+                goes_left = np.where(np.isnan(value), layout.default_left[slot], goes_left)
+            slot = layout.child[slot + goes_left]
         terms = np.column_stack(
-            [np.full(len(features), self.base_score_, dtype=np.float32), self.split_[node]]
+            [np.full(len(features), self.base_score_, dtype=np.float32), layout.split[slot]]
         )
         total = np.add.accumulate(terms, axis=1, dtype=np.float32)[:, -1]
         return total.astype(np.float64)
+
+    def _walk_layout(self) -> _WalkLayout:
+        """The fitted trees as the walk reads them; made on first use and never pickled."""
+        cache = self.__dict__
+        if "_layout" not in cache:
+            cache["_layout"] = _WalkLayout.of(self)
+        layout: _WalkLayout = cache["_layout"]
+        return layout
 
     def shap_values(self, features: Float32Array) -> Float32Array:
         """XGBoost's exact TreeSHAP values: rows by (features + 1), the last column the base.
@@ -257,6 +270,7 @@ class XGBoostTreesRegressor(RegressorMixin, BaseEstimator):
         state = dict(super().__getstate__())
         state.pop("_booster", None)
         state.pop("_booster_lock", None)
+        state.pop("_layout", None)
         return state
 
     def _loaded_booster(self) -> Any:
@@ -267,6 +281,36 @@ class XGBoostTreesRegressor(RegressorMixin, BaseEstimator):
                 if "_booster" not in cache:
                     cache["_booster"] = _load_booster(self.booster_)
         return cache["_booster"]
+
+
+@dataclass(frozen=True)
+class _WalkLayout:
+    """Every node twice, at slots 2i and 2i+1, so that one addition picks a child.
+
+    A walk holds, for each row and tree, the slot ``2i`` of the node it is at; adding 1
+    where the row goes left gives the slot whose ``child`` entry is that child's slot. A leaf
+    is its own child both ways, so a walk that reached it stays there. Every other array is
+    the fitted one, each entry repeated for the node's two slots.
+    """
+
+    roots: CodeArray
+    feature: CodeArray
+    split: Float32Array
+    default_left: npt.NDArray[np.bool_]
+    child: CodeArray
+
+    @classmethod
+    def of(cls, trees: XGBoostTreesRegressor) -> _WalkLayout:
+        nodes = np.arange(len(trees.left_))
+        right = np.where(trees.right_ < 0, nodes, trees.right_)
+        left = np.where(trees.left_ < 0, nodes, trees.left_)
+        return cls(
+            roots=2 * trees.roots_,
+            feature=np.repeat(trees.feature_, 2),
+            split=np.repeat(trees.split_, 2),
+            default_left=np.repeat(trees.default_left_, 2),
+            child=2 * np.column_stack([right, left]).ravel(),
+        )
 
 
 def _load_booster(model: bytes) -> Any:

@@ -55,7 +55,7 @@ import functools
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeAlias
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeAlias, cast
 
 import numpy as np
 import pandas as pd
@@ -99,9 +99,11 @@ class NotCompiled(Exception):
     """A compiled step met input it was not built for; the fitted step must run instead."""
 
 
-@dataclass(frozen=True)
-class Labels:
+class Labels(NamedTuple):
     """A text (or any non-numeric) column as integer codes into its distinct labels.
+
+    Immutable, like a frozen dataclass, and made several times per column in every chunk:
+    a named tuple is the cheapest such object to make.
 
     Attributes
     ----------
@@ -117,15 +119,46 @@ class Labels:
     @classmethod
     def from_array(cls, array: Any) -> Labels:
         """Factorize a column: pandas' hash table for long columns, a dict for short."""
-        if isinstance(array, np.ndarray) and len(array) <= SMALL_COLUMN:
+        return cls.from_arrays([array])[0]
+
+    @classmethod
+    def from_arrays(cls, arrays: Sequence[Any]) -> list[Labels]:
+        """Factorize columns, each on its own, as ``from_array`` does.
+
+        The short numpy columns (a web request's house) share one Python pass and one array
+        of codes: per column, a numpy call would cost more than reading its values.
+        """
+        found: list[Labels | None] = []
+        short: list[list[Any]] = []  # each short column's values, in order
+        for array in arrays:
+            is_short = isinstance(array, np.ndarray) and len(array) <= SMALL_COLUMN
+            found.append(None if is_short else cls._factorized(array))
+            if is_short:
+                short.append(array.tolist())
+        if not short:
+            return [labels for labels in found if labels is not None]
+        codes: list[int] = []
+        distinct: list[list[Any]] = []
+        for values in short:
             index: dict[Any, int] = {}
-            codes = [
-                -1 if is_missing(value) else index.setdefault(value, len(index))
-                for value in array.tolist()
-            ]
-            return cls(np.array(codes, dtype=np.intp), list(index))
-        codes_, uniques = pd.factorize(array)
-        return cls(codes_.astype(np.intp, copy=False), list(uniques))
+            codes.extend(
+                # A label is nearly always text, which is never missing: skip the call.
+                (
+                    -1
+                    if type(value) is not str and is_missing(value)
+                    else index.setdefault(value, len(index))
+                )
+                for value in values
+            )
+            distinct.append(list(index))
+        by_column = iter(np.array(codes, dtype=np.intp).reshape(len(short), len(short[0])))
+        made = iter(distinct)
+        return [cls(next(by_column), next(made)) if labels is None else labels for labels in found]
+
+    @classmethod
+    def _factorized(cls, array: Any) -> Labels:
+        codes, uniques = pd.factorize(array)
+        return cls(codes.astype(np.intp, copy=False), list(uniques))
 
     @property
     def has_missing(self) -> bool:
@@ -152,19 +185,20 @@ class Labels:
 Column: TypeAlias = "AnyArray | Labels"
 
 
+_NUMBERS = frozenset("biuf")  # the dtype kinds a numeric column may have
+
+
 def _is_numeric(column: object) -> bool:
     return isinstance(column, np.ndarray) and column.dtype.kind in "biuf"
 
 
+def _is_text(array: Any) -> bool:
+    """Whether an extension array (not a numpy array) enters a table as labels."""
+    return isinstance(array.dtype, (pd.StringDtype, pd.CategoricalDtype))
+
+
 def _to_column(array: Any) -> Column:
-    if isinstance(array, np.ndarray):
-        if array.dtype.kind in "biuf":
-            return array
-        if array.dtype == object:
-            return Labels.from_array(array)
-        return array  # datetimes and the like: only a fitted step's own transform reads them
-    if isinstance(array.dtype, (pd.StringDtype, pd.CategoricalDtype)):
-        return Labels.from_array(array)
+    """An extension array that is not text (``_is_text``), as a table holds it."""
     if pd.api.types.is_numeric_dtype(array.dtype) and not pd.api.types.is_bool_dtype(array.dtype):
         # Nullable Int64/Float64: the missing entries become NaN, as numpy sees them.
         return np.asarray(array.to_numpy(dtype=np.float64, na_value=np.nan))
@@ -178,6 +212,10 @@ class Table:
     column: they build new arrays and a new table, so a table handed to a step is unchanged
     if that step gives up with ``NotCompiled``.
 
+    The last columns may be held as one block (``with_stacked``), as the one-hot encoder
+    makes them: the scaler then takes them as they are, instead of splitting a few hundred
+    columns apart and stacking them again.
+
     Parameters
     ----------
     columns : dict of str to ndarray or Labels
@@ -186,17 +224,33 @@ class Table:
         The number of rows.
     """
 
-    __slots__ = ("columns", "n_rows", "_names")
+    # Plain slots, and no __getattr__ here: steps read a table's attributes column by
+    # column, and CPython reads plain slots fastest. Only _StackedTable reads columns lazily.
+    __slots__ = ("columns", "n_rows", "_head", "_names", "_stacked")
 
     def __init__(self, columns: dict[str, Column], n_rows: int) -> None:
         self.columns = columns
+        self._head = columns  # the columns before the stacked ones: all of them here
         self.n_rows = n_rows
         self._names: tuple[str, ...] | None = None
+        self._stacked: tuple[tuple[str, ...], FloatArray] | None = None
 
     @classmethod
     def from_arrays(cls, names: Sequence[str], arrays: Sequence[Any], n_rows: int) -> Table:
         """Columns from raw arrays: numbers stay arrays, text is factorized into labels."""
-        return cls({name: _to_column(array) for name, array in zip(names, arrays)}, n_rows)
+        # A numpy array is text if it holds objects, and enters as it is otherwise (numbers;
+        # datetimes and the like, which only a fitted step's own transform reads).
+        is_numpy = [isinstance(array, np.ndarray) for array in arrays]
+        is_text = [
+            array.dtype.kind == "O" if numpy else _is_text(array)
+            for array, numpy in zip(arrays, is_numpy)
+        ]
+        labels = iter(Labels.from_arrays([a for a, text in zip(arrays, is_text) if text]))
+        columns: dict[str, Column] = {
+            name: next(labels) if text else array if numpy else _to_column(array)
+            for name, array, text, numpy in zip(names, arrays, is_text, is_numpy)
+        }
+        return cls(columns, n_rows)
 
     @classmethod
     def from_frame(cls, frame: pd.DataFrame) -> Table:
@@ -205,7 +259,8 @@ class Table:
     @property
     def names(self) -> tuple[str, ...]:
         if self._names is None:  # every step compares them: build the tuple once
-            self._names = tuple(self.columns)
+            stacked = () if self._stacked is None else self._stacked[0]
+            self._names = tuple(self._head) + stacked
         return self._names
 
     def numeric(self, name: str) -> AnyArray:
@@ -227,12 +282,19 @@ class Table:
 
     def block(self, names: Sequence[str]) -> FloatArray:
         """The named numeric columns as one new float64 array, a row per column, C-ordered."""
-        columns = [self.columns[name] for name in names]
-        ndarray = np.ndarray  # _is_numeric, inlined: this runs once per column per chunk
-        if not all(type(c) is ndarray and c.dtype.kind in "biuf" for c in columns):
-            raise NotCompiled("a column of the block is not numeric")
-        block: FloatArray = np.array(columns, dtype=np.float64).reshape(len(names), self.n_rows)
-        return block
+        if self._stacked is not None:
+            names = tuple(names)
+            stacked_names, stacked = self._stacked
+            split = len(names) - len(stacked_names)
+            if split >= 0 and names[split:] == stacked_names:
+                try:
+                    head = [self._head[name] for name in names[:split]]
+                except KeyError:  # a stacked column among the first names too
+                    pass
+                else:
+                    return np.concatenate([_numeric_block(head, self.n_rows), stacked])
+        columns = self.columns
+        return _numeric_block([columns[name] for name in names], self.n_rows)
 
     def to_matrix(self, names: Sequence[str]) -> FloatArray:
         """The named numeric columns as a new rows-by-columns matrix (Fortran-ordered)."""
@@ -246,20 +308,37 @@ class Table:
                 if isinstance(column, Labels)
                 else column[positions]
             )
-            for name, column in self.columns.items()
+            for name, column in self._head.items()
         }
-        return Table(columns, len(positions))
+        stacked = self._stacked
+        if stacked is not None:
+            stacked = (stacked[0], stacked[1][:, positions])
+        return _table(columns, len(positions), stacked)
 
     def replace(self, updates: Mapping[str, Column]) -> Table:
         """A new table: existing names keep their position, new names are appended."""
-        columns = dict(self.columns)
+        if not updates:
+            return self  # tables are never written to: nothing changed, nothing to copy
+        is_in_place = self._head.keys() >= updates.keys()
+        columns = dict(self._head if is_in_place else self.columns)
         columns.update(updates)
-        return Table(columns, self.n_rows)
+        table = _table(columns, self.n_rows, self._stacked)
+        if is_in_place:
+            table._names = self._names  # same names, same order
+        return table
 
     def drop(self, names: Iterable[str]) -> Table:
         dropped = set(names)
-        columns = {name: col for name, col in self.columns.items() if name not in dropped}
-        return Table(columns, self.n_rows)
+        stacked = self._stacked
+        if stacked is not None and not dropped.isdisjoint(stacked[0]):
+            stacked = None
+        kept = self._head if stacked is not None else self.columns
+        columns = {name: col for name, col in kept.items() if name not in dropped}
+        return _table(columns, self.n_rows, stacked)
+
+    def with_stacked(self, names: Sequence[str], block: FloatArray) -> Table:
+        """A new table with the rows of ``block`` appended as the columns ``names``."""
+        return _StackedTable(dict(self.columns), self.n_rows, (tuple(names), block))
 
     def to_frame(self) -> pd.DataFrame:
         """The table as the DataFrame a fitted step expects; labels become objects."""
@@ -268,6 +347,56 @@ class Table:
             for name, col in self.columns.items()
         }
         return pd.DataFrame(data, index=pd.RangeIndex(self.n_rows))
+
+
+class _StackedTable(Table):
+    """A table whose last columns are held as one block, a row of the block per column.
+
+    Reading ``columns`` splits the block into its rows, once; ``block`` and ``names`` never
+    need to.
+    """
+
+    __slots__ = ()
+
+    def __init__(
+        self,
+        columns: dict[str, Column],
+        n_rows: int,
+        stacked: tuple[tuple[str, ...], FloatArray],
+    ) -> None:
+        self._head = columns
+        self.n_rows = n_rows
+        self._names = None
+        self._stacked = stacked
+
+    # The base class's slot, read lazily here; tables are never written to.
+    @property
+    def columns(self) -> dict[str, Column]:  # type: ignore[override]
+        if self._stacked is not None:
+            stacked_names, block = self._stacked
+            self._head = {**self._head, **dict(zip(stacked_names, block))}
+            self._stacked = None
+        return self._head
+
+
+def _table(
+    columns: dict[str, Column],
+    n_rows: int,
+    stacked: tuple[tuple[str, ...], FloatArray] | None,
+) -> Table:
+    return Table(columns, n_rows) if stacked is None else _StackedTable(columns, n_rows, stacked)
+
+
+def _numeric_block(columns: list[Column], n_rows: int) -> FloatArray:
+    """Numeric columns as one new float64 array, a row per column, C-ordered."""
+    # _is_numeric over every column, in two set operations rather than a call per column
+    if set(map(type, columns)) - {np.ndarray}:
+        raise NotCompiled("a column of the block is not numeric")
+    arrays = cast("list[AnyArray]", columns)
+    if not {array.dtype.kind for array in arrays} <= _NUMBERS:
+        raise NotCompiled("a column of the block is not numeric")
+    block: FloatArray = np.array(arrays, dtype=np.float64).reshape(len(arrays), n_rows)
+    return block
 
 
 State: TypeAlias = "Table | FloatArray"
@@ -388,7 +517,9 @@ def _fill_missing_labels(table: Table, fills: Mapping[str, Any]) -> Table:
         column = table.columns[name]
         if not isinstance(column, Labels):
             raise NotCompiled("a label imputer met numbers")
-        updates[name] = column.fill_missing(fill)
+        filled = column.fill_missing(fill)
+        if filled is not column:  # most columns miss nothing, and stay as they are
+            updates[name] = filled
     return table.replace(updates)
 
 
@@ -405,16 +536,24 @@ def _compile_categorical_imputer(step: Any) -> StepFunction | None:
 
 
 def _compile_mean_median_imputer(step: Any) -> StepFunction:
-    fills = {name: float(fill) for name, fill in step.imputer_dict_.items()}
+    variables = list(step.imputer_dict_)
+    fills = np.array([float(step.imputer_dict_[name]) for name in variables])[:, np.newaxis]
     names_in = _names_in(step)
 
     def run(state: State) -> State:
         table = _expect_table(state, names_in)
-        updates: dict[str, Column] = {}
-        for name, fill in fills.items():
-            column = table.numeric(name)
-            missing = np.isnan(column) if column.dtype.kind == "f" else None
-            updates[name] = column if missing is None else np.where(missing, fill, column)
+        columns = [table.numeric(name) for name in variables]
+        if any(column.dtype.kind == "f" and column.dtype != np.float64 for column in columns):
+            raise NotCompiled("narrow floats: the fitted step decides their dtype")
+        # Every column in one call; a whole-number column has nothing to fill and keeps its
+        # dtype, as in the fitted step.
+        block = table.block(variables)
+        filled = np.where(np.isnan(block), fills, block)
+        updates: dict[str, Column] = {
+            name: values
+            for name, values, column in zip(variables, filled, columns)
+            if column.dtype.kind == "f"
+        }
         return table.replace(updates)
 
     return run
@@ -435,7 +574,10 @@ def _compile_rare_label_encoder(step: Any) -> StepFunction:
                 raise NotCompiled("a missing label the encoder refuses")
             # A missing value keeps its code -1: feature-engine keeps it as it is.
             kept = [label if label in keep else replace_with for label in column.values]
-            updates[name] = Labels(column.codes, kept)
+            if kept != column.values:
+                updates[name] = Labels(column.codes, kept)
+            elif column is not table.columns[name]:  # numbers read as labels
+                updates[name] = column
         return table.replace(updates)
 
     return run
@@ -504,31 +646,52 @@ def _compile_robust_scaler(step: Any) -> StepFunction:
 
 
 class _OneHot:
-    """One-hot rows for labels: each distinct label is placed once, rows gathered by code.
+    """One-hot columns for several label columns at once: one fancy index for all of them.
+
+    Each column's distinct labels are placed once, then every row's ones are set in a single
+    assignment, whatever the number of columns.
 
     Parameters
     ----------
-    categories : sequence
-        The categories, in output column order; NaN, if there, is the missing values'.
+    categories : sequence of sequence
+        Each label column's categories, in output column order; NaN, if there, is the
+        missing values'.
     """
 
-    def __init__(self, categories: Sequence[Any]) -> None:
-        self.n_categories = len(categories)
+    def __init__(self, categories: Sequence[Sequence[Any]]) -> None:
+        self.n_columns = sum(len(found) for found in categories)
         # scikit-learn looks labels up in a dict of its categories, NaN (kept last) aside.
-        self._places = {value: j for j, value in enumerate(categories) if not is_missing(value)}
-        self._on_missing = next(
-            (j for j, value in enumerate(categories) if is_missing(value)),
-            self.n_categories,  # NaN unseen in fit: no category, an all-zero row
-        )
-        # Row j is category j; the extra last row, all zeros, is for "none of them".
-        self._rows = np.vstack([np.eye(self.n_categories), np.zeros((1, self.n_categories))])
+        # An unknown label (or NaN unseen in fit) gets no category: it points at an extra
+        # output column that is dropped, so its row stays all zeros.
+        self._places: list[dict[Any, int]] = []
+        self._on_missing: list[int] = []
+        start = 0
+        for found in categories:
+            self._places.append(
+                {value: start + j for j, value in enumerate(found) if not is_missing(value)}
+            )
+            self._on_missing.append(
+                next((start + j for j, value in enumerate(found) if is_missing(value)), -1)
+            )
+            start += len(found)
 
-    def encode(self, labels: Labels) -> FloatArray:
-        """The one-hot matrix, rows by categories: one fancy index, not one pass per category."""
-        index = [self._places.get(value, self.n_categories) for value in labels.values]
-        index.append(self._on_missing)  # code -1 picks this last entry
-        rows: FloatArray = self._rows[np.asarray(index, dtype=np.intp)[labels.codes]]
-        return rows
+    def encode(self, columns: Sequence[Labels], n_rows: int) -> FloatArray:
+        """The one-hot block: a row per output column (C-ordered), a column per row."""
+        none = self.n_columns  # the extra output column
+        # Each column's part of the lookup starts with its missing value's place, for code -1.
+        lookup: list[int] = []
+        starts: list[int] = []
+        for labels, places, on_missing in zip(columns, self._places, self._on_missing):
+            starts.append(len(lookup) + 1)
+            lookup.append(none if on_missing < 0 else on_missing)
+            lookup.extend([places.get(value, none) for value in labels.values])
+        codes = np.array([labels.codes for labels in columns], dtype=np.intp)
+        codes = codes.reshape(len(columns), n_rows)
+        codes += np.array(starts, dtype=np.intp)[:, np.newaxis]
+        block = np.zeros((none + 1, n_rows))
+        block[np.asarray(lookup, dtype=np.intp)[codes], np.arange(n_rows)] = 1.0
+        ones: FloatArray = block[:none]
+        return ones
 
 
 def _compile_wrapped_one_hot_encoder(
@@ -545,24 +708,18 @@ def _compile_wrapped_one_hot_encoder(
     ):
         return None
     categories = [list(found) for found in encoder.categories_]
-    names_out = [str(name) for name in encoder.get_feature_names_out(variables)]
+    names_out = tuple(str(name) for name in encoder.get_feature_names_out(variables))
     if len(names_out) != sum(map(len, categories)):
         return None
-    encoders, names_by_variable, start = [], [], 0
-    for found in categories:
-        encoders.append(_OneHot(found))
-        names_by_variable.append(names_out[start : start + len(found)])
-        start += len(found)
+    one_hot = _OneHot(categories)
 
     def run(state: State) -> State:
         table = _expect_table(state, names_in)
-        dummies: dict[str, Column] = {}
-        for variable, one_hot, names in zip(variables, encoders, names_by_variable):
-            dummies.update(zip(names, one_hot.encode(table.labels(variable)).T))
+        ones = one_hot.encode([table.labels(variable) for variable in variables], table.n_rows)
         remaining = table.drop(variables)
-        if any(name in remaining.columns for name in dummies):
+        if not remaining.columns.keys().isdisjoint(names_out):
             raise NotCompiled("a dummy column's name is taken")  # pandas would repeat it
-        return remaining.replace(dummies)
+        return remaining.with_stacked(names_out, ones)
 
     return run
 
@@ -679,16 +836,12 @@ def _compile_weighted_sums(step: Any) -> StepFunction:
 
 
 def _compile_presence_flags(step: Any) -> StepFunction:
-    flags = dict(step.flags_)
+    flags, sources = list(step.flags_), list(step.flags_.values())
     names_in = _names_in(step)
 
     def run(state: State) -> State:
         table = _expect_table(state, names_in)
-        updates: dict[str, Column] = {
-            name: presence_flags(values=table.numeric(column).astype(np.float64, copy=False))
-            for name, column in flags.items()
-        }
-        return table.replace(updates)
+        return table.replace(dict(zip(flags, presence_flags(values=table.block(sources)))))
 
     return run
 

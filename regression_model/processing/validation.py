@@ -14,7 +14,7 @@ import functools
 import math
 import numbers
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,7 +34,9 @@ ObjectArray = npt.NDArray[np.object_]
 # columns through ``column_arrays``), each with the test that fails first when a release
 # changes it. Everything else the package reads is public.
 PRIVATE_NAMES: dict[str, str] = {
-    "pandas.DataFrame._iter_column_arrays": "test_column_arrays_has_a_public_fallback",
+    "pandas.DataFrame._mgr.blocks (each Block's values and mgr_locs)": (
+        "test_column_arrays_by_block_are_the_public_routes_arrays"
+    ),
 }
 
 # A value echoed in a message is cut to this many characters: a megabyte pasted into a
@@ -82,18 +84,37 @@ def column_arrays(frame: pd.DataFrame) -> list[Any]:
     """The frame's columns as arrays, in order, without building a Series for each.
 
     ``frame[name]`` builds a Series per column, which for a one-row frame of 80 columns costs
-    more than all the checks. pandas' private ``DataFrame._iter_column_arrays`` reads the
-    blocks directly (see ``PRIVATE_NAMES``); the public route stays for a pandas without it.
+    more than all the checks. pandas' private blocks (see ``PRIVATE_NAMES``) hold the columns
+    a few at a time, a validated frame's in two blocks; the public route stays for a pandas
+    without them.
 
     Returns
     -------
     list of ndarray or ExtensionArray
         One array per column, sharing memory with the frame: read it, never write to it.
     """
-    iterate = getattr(frame, "_iter_column_arrays", None)
-    if callable(iterate):
-        return list(iterate())
+    arrays = _arrays_by_block(frame)
+    if arrays is not None:
+        return arrays
     return [frame.iloc[:, position].array for position in range(frame.shape[1])]
+
+
+def _arrays_by_block(frame: pd.DataFrame) -> list[Any] | None:
+    """``column_arrays`` from pandas' blocks, or None if this pandas has none to read."""
+    blocks = getattr(getattr(frame, "_mgr", None), "blocks", None)
+    if blocks is None:
+        return None
+    arrays: list[Any] = [None] * frame.shape[1]
+    placed = 0
+    for block in blocks:
+        values, positions = block.values, block.mgr_locs.as_array.tolist()
+        if values.ndim == 1:  # an extension array holds one column
+            arrays[positions[0]] = values
+        else:  # a row of the block per column
+            for row, position in enumerate(positions):
+                arrays[position] = values[row]
+        placed += len(positions)
+    return arrays if placed == len(arrays) else None
 
 
 def to_frame(input_data: object) -> pd.DataFrame:
@@ -236,6 +257,91 @@ def _simple_record_to_frame(record: dict[Any, Any]) -> pd.DataFrame | None:
     return frame
 
 
+@dataclass(frozen=True)
+class _SchemaLayout:
+    """What validation reads from a schema on every call, worked out once per schema."""
+
+    numeric_names: tuple[str, ...]
+    features: tuple[str, ...]
+    feature_set: frozenset[str]
+    required: frozenset[str]
+    numeric_position: dict[str, int]
+    text_position: dict[str, int]
+    column_order: dict[str, int]
+    minimum: FloatArray
+    maximum: FloatArray
+    is_whole_rule: BoolArray
+    consistent: CodeArray  # each consistency rule's column, as a numeric position
+    at_least: CodeArray  # and the column it must be at least
+
+    @classmethod
+    def of(cls, schema: InputSchema) -> _SchemaLayout:
+        numeric_names = schema.numeric_columns
+        rules = [rule for rule in schema.numeric.values() for _ in rule.columns]
+        position = {name: i for i, name in enumerate(numeric_names)}
+        return cls(
+            numeric_names=numeric_names,
+            features=schema.features,
+            feature_set=frozenset(schema.features),
+            required=frozenset(schema.required),
+            numeric_position=position,
+            text_position={name: i for i, name in enumerate(schema.categorical)},
+            column_order={name: i for i, name in enumerate(schema.features)},
+            minimum=np.array([rule.minimum for rule in rules]),
+            maximum=np.array([rule.maximum for rule in rules]),
+            is_whole_rule=np.array([rule.whole_numbers for rule in rules], dtype=bool),
+            consistent=np.array([position[r.column] for r in schema.consistency], dtype=np.intp),
+            at_least=np.array([position[r.at_least] for r in schema.consistency], dtype=np.intp),
+        )
+
+
+@dataclass(frozen=True)
+class _DomainLayout:
+    """The numeric ranges of a domain as arrays in the schema's column order."""
+
+    lower: FloatArray
+    upper: FloatArray
+
+    @classmethod
+    def of(cls, domain: TrainingDomain, numeric_position: Mapping[str, int]) -> _DomainLayout:
+        lower = np.full(len(numeric_position), -np.inf)
+        upper = np.full(len(numeric_position), np.inf)
+        for name, allowed in domain.numeric.items():
+            lower[numeric_position[name]] = allowed.minimum
+            upper[numeric_position[name]] = allowed.maximum
+        return cls(lower=lower, upper=upper)
+
+
+# The layouts of the schemas and domains in use, by object: both are frozen, and each entry
+# holds its object, so that an id is never reused while its entry is here.
+_LAYOUTS: dict[tuple[int, ...], tuple[tuple[object, ...], Any]] = {}
+_MAX_LAYOUTS = 16
+
+
+def _schema_layout(schema: InputSchema) -> _SchemaLayout:
+    layout: _SchemaLayout = _cached_layout((schema,), lambda: _SchemaLayout.of(schema))
+    return layout
+
+
+def _domain_layout(domain: TrainingDomain, schema: InputSchema) -> _DomainLayout:
+    position = _schema_layout(schema).numeric_position
+    layout: _DomainLayout = _cached_layout(
+        (domain, schema), lambda: _DomainLayout.of(domain, position)
+    )
+    return layout
+
+
+def _cached_layout(objects: tuple[object, ...], build: Callable[[], Any]) -> Any:
+    key = tuple(map(id, objects))
+    found = _LAYOUTS.get(key)
+    if found is None or any(a is not b for a, b in zip(found[0], objects)):
+        if len(_LAYOUTS) >= _MAX_LAYOUTS:
+            _LAYOUTS.clear()  # tests make schemas by the hundred; a model uses one
+        found = (objects, build())
+        _LAYOUTS[key] = found
+    return found[1]
+
+
 def validate_records(
     *, records: pd.DataFrame, schema: InputSchema, domain: TrainingDomain | None = None
 ) -> ValidatedRecords:
@@ -263,12 +369,13 @@ def validate_records(
         If one of the model's columns appears more than once in ``records``.
     """
     _check_model_columns_are_unique(records.columns, schema)
+    layout = _schema_layout(schema)
     n_rows = len(records)
     raw_arrays = dict(zip(records.columns.tolist(), column_arrays(records)))
-    required = set(schema.required)
+    required = layout.required
 
     # A missing column reads as all missing values; its error is that it is missing.
-    missing_columns = {name for name in schema.features if name not in raw_arrays}
+    missing_columns = layout.feature_set - raw_arrays.keys()
     all_missing = np.full(n_rows, np.nan)
 
     def columns_of(names: Sequence[str]) -> list[Any]:
@@ -283,7 +390,7 @@ def validate_records(
             and names[position] not in missing_columns
         ]
 
-    numeric_names = schema.numeric_columns
+    numeric_names = layout.numeric_names
     numbers, found = read_numbers(columns_of(numeric_names), n_rows=n_rows)
     problems = keep(numeric_names, found)
     problems.extend(check_number_rules(numbers, schema))
@@ -294,16 +401,16 @@ def validate_records(
         n_rows=n_rows,
     )
     problems.extend(keep(schema.categorical, found))
-    problems.extend(
-        (name, ErrorKind.MISSING_COLUMN, np.ones(n_rows, dtype=bool))
-        for name in schema.features
-        if name in missing_columns
-    )
+    if missing_columns:
+        problems.extend(
+            (name, ErrorKind.MISSING_COLUMN, np.ones(n_rows, dtype=bool))
+            for name in layout.features
+            if name in missing_columns
+        )
 
     is_valid = np.ones(n_rows, dtype=bool)
     errors: list[RowError] = []
-    numeric_position = {name: i for i, name in enumerate(numeric_names)}
-    text_position = {name: i for i, name in enumerate(schema.categorical)}
+    numeric_position, text_position = layout.numeric_position, layout.text_position
     for name, kind, mask in problems:
         is_valid &= ~mask
         raw = raw_arrays.get(name)
@@ -318,7 +425,7 @@ def validate_records(
             numbers[mask, numeric_position[name]] = np.nan
         else:
             text[mask, text_position[name]] = np.nan
-    column_order = {name: i for i, name in enumerate(schema.features)}
+    column_order = layout.column_order
 
     warnings = [
         _warning(row, schema.categorical[position], kind, message)
@@ -332,7 +439,7 @@ def validate_records(
 
     errors.sort(key=by_row_then_column)
     warnings.sort(key=by_row_then_column)
-    frame = _frame_from_blocks(numbers, text, schema.features)
+    frame = _frame_from_blocks(numbers, text, layout.features)
     return ValidatedRecords(frame=frame, errors=errors, is_valid=is_valid, warnings=warnings)
 
 
@@ -399,18 +506,17 @@ def _distinct(
     by_column : list of sequence of int
         The codes each column holds, -1 aside.
     """
-    columns = [_as_value_array(column) for column in columns]
     if n_rows <= SMALL_COLUMN:
         # A few rows (a web request's house): one pass in Python over every column's
         # values beats pandas' fixed cost per column.
         values = [value for column in columns for value in _python_values(column)]
         codes, distinct = _distinct_in_python(values)
-        listed = codes.tolist()
+        codes = codes.reshape(len(columns), n_rows)
         by_column: list[Sequence[int]] = [
-            sorted(set(listed[position * n_rows : (position + 1) * n_rows]) - {-1})
-            for position in range(len(columns))
+            sorted({code for code in column_codes if code >= 0}) for column_codes in codes.tolist()
         ]
-        return codes.reshape(len(columns), n_rows), distinct, by_column
+        return codes, distinct, by_column
+    columns = [_as_value_array(column) for column in columns]
     all_codes = np.empty((len(columns), n_rows), dtype=np.intp)
     distinct = []
     by_column = []
@@ -432,15 +538,20 @@ def _as_value_array(raw: Any) -> Any:
     return raw
 
 
-def _python_values(column: Any) -> list[Any]:
+def _python_values(raw: Any) -> list[Any]:
+    """A column's values as Python objects, as ``_as_value_array`` reads them."""
+    if isinstance(raw, _ARROW_ARRAY):  # first: a CSV's text columns, read as they are
+        # Arrow's own conversion (nulls become None): a third of the cost of iterating.
+        values: list[Any] = pa.array(raw).to_pylist()
+        return values
+    column = _as_value_array(raw)
     if isinstance(column, np.ndarray):
         listed: list[Any] = column.tolist()
         return listed
-    if isinstance(column, pd.arrays.ArrowExtensionArray):
-        # Arrow's own conversion (nulls become None): a third of the cost of iterating.
-        values: list[Any] = pa.array(column).to_pylist()
-        return values
     return list(column)
+
+
+_ARROW_ARRAY = pd.arrays.ArrowExtensionArray
 
 
 def _factorize(column: Any) -> tuple[CodeArray, list[Any]]:
@@ -459,11 +570,12 @@ def _distinct_in_python(values: list[Any]) -> tuple[CodeArray, list[Any]]:
     codes: list[int] = []
     uniques: list[Any] = []
     for value in values:
-        if is_missing(value):
-            codes.append(-1)
-            continue
-        if isinstance(value, (bool, np.bool_)):
-            value = _Boolean(bool(value))
+        if type(value) is not str:  # text, the usual value, is neither missing nor a bool
+            if is_missing(value):
+                codes.append(-1)
+                continue
+            if isinstance(value, (bool, np.bool_)):
+                value = _Boolean(bool(value))
         try:
             code = index.setdefault(value, len(uniques))
         except TypeError:  # unhashable: a label of its own
@@ -521,14 +633,17 @@ def read_numbers(columns: Sequence[Any], *, n_rows: int) -> tuple[FloatArray, li
         ``MISSING_VALUE`` (whether or not the column must have a value), ``WRONG_TYPE``
         and ``NOT_A_NUMBER``, each with the rows it applies to.
     """
-    numbers = np.empty((n_rows, len(columns)), dtype=np.float64, order="F")
-    as_text = []
-    for position, column in enumerate(columns):
-        as_numbers = _as_numbers(column)
-        if as_numbers is None:
-            as_text.append(position)
-        else:
-            numbers[:, position] = as_numbers
+    read_as_numbers = [_as_numbers(column) for column in columns]
+    as_text = [position for position, found in enumerate(read_as_numbers) if found is None]
+    unread = np.full(n_rows, np.nan)  # for now, where a column of text goes
+    # Every column in one call; the transpose of the (columns, rows) block is Fortran-ordered.
+    numbers = (
+        np.array(
+            [unread if found is None else found for found in read_as_numbers], dtype=np.float64
+        )
+        .reshape(len(columns), n_rows)
+        .T
+    )
     problems: list[_Found] = []
     if as_text:
         codes, distinct, _ = _distinct([columns[position] for position in as_text], n_rows)
@@ -592,17 +707,25 @@ def read_labels(
         Labels read as a known label they differ from, and labels never seen in training.
     """
     codes, distinct, by_column = _distinct(columns, n_rows)
-    read = [_read_label(value) for value in distinct]
+    read = [
+        (
+            _read_short_text(value)
+            if type(value) is str and len(value) <= SHOWN_VALUE_LENGTH
+            # Anything else is read anew: a long text would take cache memory for nothing.
+            else _read_label(value)
+        )
+        for value in distinct
+    ]
     # A blank or unreadable label is missing: NaN, as pandas and the pipeline's imputers mean it.
     by_code = np.empty(len(read) + 1, dtype=object)
     by_code[:] = [np.nan if label is None else label for label, _ in read] + [np.nan]
     labels = by_code[codes]  # a row per column, for now
     notes: list[_Note] = []
+    matchers = _label_matchers(known, tuple(names))
     for position, codes_in in enumerate(by_column):
-        column_known = None if known is None else known.get(names[position])
-        if column_known is None:
+        matcher = matchers[position]
+        if matcher is None:
             continue
-        matcher = _label_matcher(tuple(column_known))
         for code in codes_in:
             label, value = read[code][0], distinct[code]
             if label is None:
@@ -620,6 +743,29 @@ def read_labels(
             notes.append((position, rows, WarningKind.LABEL_NORMALISED, message))
             labels[position, rows] = match
     return labels.T, _problems_by_column([verdict for _, verdict in read], codes), notes
+
+
+def _label_matchers(
+    known: Mapping[str, Sequence[str]] | None, names: tuple[str, ...]
+) -> list[dict[str, str] | None]:
+    """Each column's ``_label_matcher``, None where its labels are not known; once per domain."""
+    if known is None:
+        return [None] * len(names)
+
+    def build() -> list[dict[str, str] | None]:
+        return [
+            None if known.get(name) is None else _label_matcher(tuple(known[name]))
+            for name in names
+        ]
+
+    matchers: list[dict[str, str] | None] = _cached_layout((known, names), build)
+    return matchers
+
+
+# Labels repeat from request to request: read each short one once.
+@functools.lru_cache(maxsize=4096)
+def _read_short_text(text: str) -> tuple[str | None, ErrorKind | None]:
+    return _read_label(text)
 
 
 @functools.lru_cache(maxsize=128)
@@ -655,11 +801,9 @@ def check_number_rules(numbers: FloatArray, schema: InputSchema) -> list[_Proble
     A value is finite, inside its group's bounds (inclusive), and whole where the group
     says so; NaN breaks no rule here.
     """
-    names = schema.numeric_columns
-    rules = [rule for rule in schema.numeric.values() for _ in rule.columns]
-    minimum = np.array([rule.minimum for rule in rules])
-    maximum = np.array([rule.maximum for rule in rules])
-    is_whole_rule = np.array([rule.whole_numbers for rule in rules])
+    layout = _schema_layout(schema)
+    names = layout.numeric_names
+    minimum, maximum, is_whole_rule = layout.minimum, layout.maximum, layout.is_whole_rule
     with np.errstate(invalid="ignore"):
         is_finite = np.isfinite(numbers)
         masks = [
@@ -682,13 +826,17 @@ def _number_warnings(
     numbers: FloatArray, is_valid: BoolArray, schema: InputSchema, domain: TrainingDomain | None
 ) -> list[RowWarning]:
     """Warnings for valid rows: fields that disagree, values outside the training range."""
-    names = schema.numeric_columns
-    position = {name: i for i, name in enumerate(names)}
+    layout = _schema_layout(schema)
+    names = layout.numeric_names
     warnings: list[RowWarning] = []
     with np.errstate(invalid="ignore"):
-        for rule in schema.consistency:
-            values, bound = numbers[:, position[rule.column]], numbers[:, position[rule.at_least]]
-            for row in np.flatnonzero(is_valid & (values < bound)).tolist():
+        # Every rule at once, then the rows of the few rules broken.
+        is_below = numbers[:, layout.consistent] < numbers[:, layout.at_least]
+        for position in np.flatnonzero(is_below.any(axis=0)).tolist():
+            rule = schema.consistency[position]
+            values = numbers[:, layout.consistent[position]]
+            bound = numbers[:, layout.at_least[position]]
+            for row in np.flatnonzero(is_valid & is_below[:, position]).tolist():
                 message = (
                     f"{rule.column} ({values[row]:g}) is below {rule.at_least} ({bound[row]:g})"
                 )
@@ -697,9 +845,8 @@ def _number_warnings(
             return warnings
         # Every column's range at once, then the rows of the few columns beyond it: a
         # two-dimensional nonzero would cost more than all the comparisons.
-        lower, upper = np.full(len(names), -np.inf), np.full(len(names), np.inf)
-        for name, allowed in domain.numeric.items():
-            lower[position[name]], upper[position[name]] = allowed.minimum, allowed.maximum
+        ranges = _domain_layout(domain, schema)
+        lower, upper = ranges.lower, ranges.upper
         for side, limits, is_beyond in (
             ("below", lower, numbers < lower),
             ("above", upper, numbers > upper),
