@@ -153,11 +153,12 @@ def make_prediction(
         ``intervals.levels``, e.g. 0.9): the result then holds each row's range in
         ``lower`` and ``upper``. ``None`` asks for prices only.
     threads : int, default=None
-        How many threads price a batch of more than 8,192 rows, while the calling thread
-        validates it and computes its features chunk by chunk; 1 does everything on the
-        calling thread, as do smaller batches. ``None`` takes ``REGRESSION_MODEL_THREADS``
-        if it is set, else every core the process may use. Prices do not depend on it,
-        bit for bit.
+        How many threads, the calling one among them, score a batch of more than 8,192
+        rows (smaller batches use the calling thread only). The batch goes in chunks: with
+        no more chunks than threads, each thread validates and prices a chunk; with more,
+        the calling thread validates the chunks and computes their features while the
+        others price them. ``None`` takes ``REGRESSION_MODEL_THREADS`` if it is set, else
+        every core the process may use. Prices do not depend on it, bit for bit.
     explain : bool, default=False
         Also say why each house got its price: the result's ``explanations`` then hold,
         per priced row, each input column's part of the log price and the largest parts
@@ -210,6 +211,12 @@ def make_prediction(
     chunks = [records.iloc[start:stop] for start, stop in zip(bounds[:-1], bounds[1:])]
     if n_threads == 1:
         parts = [priced(_prepared(chunk, model=model)) for chunk in chunks]
+    elif len(chunks) <= n_threads:
+        # A chunk for each thread (the command line's chunks of 10,000 rows): a pipeline
+        # would leave one thread waiting at its start and its end, so each thread prepares
+        # and prices a chunk of its own.
+        with ThreadPoolExecutor(max_workers=len(chunks)) as pool:
+            parts = list(pool.map(lambda chunk: priced(_prepared(chunk, model=model)), chunks))
     else:
         parts = _pipelined(chunks, model=model, price=priced, n_threads=n_threads)
     return _joined(parts, starts=bounds[:-1])
@@ -222,22 +229,38 @@ def _pipelined(
     price: Callable[[_Prepared], PredictionResult],
     n_threads: int,
 ) -> list[PredictionResult]:
-    """Each chunk prepared on the calling thread and priced on one of ``n_threads`` others.
+    """Each chunk prepared on the calling thread and priced on ``n_threads - 1`` others.
 
     Preparing (validation, labels, the feature steps) holds the GIL for much of its time;
     pricing is mostly the trees, which release it. Split so, the two halves overlap: two
-    threads that each did both would queue for the GIL whenever both were preparing.
-    Preparing runs at most ``2 * n_threads`` chunks ahead of pricing, so that only a few
-    chunks' model matrices are held at once.
+    threads that each did both would queue for the GIL whenever both were preparing. When
+    the chunks it prepared pile up unpriced, and after the last one, the calling thread
+    prices waiting chunks itself: so ``n_threads`` threads work in all, however few the
+    chunks, and only a few chunks' model matrices are held at once.
     """
-    ahead = 2 * n_threads
-    with ThreadPoolExecutor(max_workers=n_threads) as pool:
-        pricing: list[Future[PredictionResult]] = []
-        for position, chunk in enumerate(chunks):
-            if position >= ahead:
-                pricing[position - ahead].result()
-            pricing.append(pool.submit(price, _prepared(chunk, model=model)))
-        return [priced.result() for priced in pricing]
+    with ThreadPoolExecutor(max_workers=n_threads - 1) as pool:
+        pricing: list[tuple[Future[PredictionResult], _Prepared]] = []
+        priced_here: dict[int, PredictionResult] = {}
+        unclaimed = 0  # chunks before this one are priced, being priced, or taken here
+
+        def take_waiting(keep: int) -> None:
+            """Price here the chunks that wait for a pool thread, but the last ``keep``."""
+            nonlocal unclaimed
+            while unclaimed < len(pricing) - keep:
+                future, prepared = pricing[unclaimed]
+                if future.cancel():  # not started: no pool thread is free for it
+                    priced_here[unclaimed] = price(prepared)
+                unclaimed += 1
+
+        for chunk in chunks:
+            prepared = _prepared(chunk, model=model)
+            pricing.append((pool.submit(price, prepared), prepared))
+            take_waiting(keep=n_threads)
+        take_waiting(keep=0)
+        return [
+            priced_here[position] if position in priced_here else future.result()
+            for position, (future, _) in enumerate(pricing)
+        ]
 
 
 @dataclass(frozen=True)

@@ -190,21 +190,23 @@ def test_one_thread_or_two_give_the_same_result_to_the_last_bit(
 
 
 @pytest.mark.parametrize(
-    ("n_rows", "threads", "is_pooled"),
+    ("n_rows", "threads", "schedule"),
     [
-        (1, 2, False),  # one house: no thread is started
-        (CHUNK_ROWS, 2, False),
-        (CHUNK_ROWS + 1, 1, False),
-        (CHUNK_ROWS + 1, 2, True),
-        (3 * CHUNK_ROWS, 3, True),
+        (1, 2, "caller"),  # one house: no thread is started
+        (CHUNK_ROWS, 2, "caller"),
+        (3 * CHUNK_ROWS, 1, "caller"),
+        (CHUNK_ROWS + 1, 2, "a chunk each"),  # as many chunks as threads
+        (3 * CHUNK_ROWS, 3, "a chunk each"),
+        (3 * CHUNK_ROWS, 2, "pipeline"),
+        (6 * CHUNK_ROWS, 3, "pipeline"),
     ],
 )
-def test_a_large_batch_is_prepared_by_the_caller_and_priced_by_the_pool(
+def test_where_a_batchs_chunks_are_prepared_and_priced(
     monkeypatch: pytest.MonkeyPatch,
     test_records: pd.DataFrame,
     n_rows: int,
     threads: int,
-    is_pooled: bool,
+    schedule: str,
 ) -> None:
     # Given a batch, and a note of the thread each chunk is prepared and priced on
     houses = pd.concat([test_records] * (n_rows // len(test_records) + 1)).head(n_rows)
@@ -221,18 +223,22 @@ def test_a_large_batch_is_prepared_by_the_caller_and_priced_by_the_pool(
     # When it is priced
     result = predict.make_prediction(input_data=houses, threads=threads)
 
-    # Then the calling thread prepared every chunk; a small batch, or one thread, priced
-    # them there too, else the pool did, on at most the threads asked for
+    # Then each chunk was prepared and priced once, on at most the threads asked for: all
+    # on the caller; or each chunk on a pool thread of its own; or prepared by the caller
+    # and priced by the pool, the caller helping
     assert len(result.predictions) == n_rows
+    n_chunks = len(chunk_bounds(n_rows)) - 1
+    prepared, priced = threads_of["prepared"], threads_of["priced"]
+    assert len(prepared) == len(priced) == n_chunks
     caller = threading.current_thread()
-    n_chunks = len(threads_of["prepared"])
-    assert threads_of["prepared"] == [caller] * n_chunks
-    assert n_chunks == len(threads_of["priced"]) == len(chunk_bounds(n_rows)) - 1
-    pricing = set(threads_of["priced"])
-    if is_pooled:
-        assert caller not in pricing and len(pricing) <= threads
+    if schedule == "caller":
+        assert set(prepared) == set(priced) == {caller}
+    elif schedule == "a chunk each":
+        assert caller not in prepared and set(prepared) == set(priced)
+        assert len(set(prepared)) <= threads
     else:
-        assert pricing == {caller}
+        assert set(prepared) == {caller}
+        assert 1 <= len(set(priced) - {caller}) <= threads - 1
 
 
 def test_a_batch_cut_elsewhere_gives_each_row_the_same_result(
