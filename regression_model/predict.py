@@ -239,27 +239,33 @@ def _pipelined(
     chunks, and only a few chunks' model matrices are held at once.
     """
     with ThreadPoolExecutor(max_workers=n_threads - 1) as pool:
-        pricing: list[tuple[Future[PredictionResult], _Prepared]] = []
+        pricing: list[Future[PredictionResult]] = []
+        waiting: list[_Prepared | None] = []  # each chunk's input, until it is claimed
         priced_here: dict[int, PredictionResult] = {}
-        unclaimed = 0  # chunks before this one are priced, being priced, or taken here
+        claimed = 0  # chunks before this one are priced, being priced, or taken here
 
         def take_waiting(keep: int) -> None:
             """Price here the chunks that wait for a pool thread, but the last ``keep``."""
-            nonlocal unclaimed
-            while unclaimed < len(pricing) - keep:
-                future, prepared = pricing[unclaimed]
-                if future.cancel():  # not started: no pool thread is free for it
-                    priced_here[unclaimed] = price(prepared)
-                unclaimed += 1
+            nonlocal claimed
+            while claimed < len(pricing) - keep:
+                # Let go of the input (a pool thread pricing it holds its own): a chunk's
+                # model matrix is freed as soon as it is priced.
+                prepared, waiting[claimed] = waiting[claimed], None
+                # Not started yet: no pool thread is free for it.
+                if prepared is not None and pricing[claimed].cancel():
+                    priced_here[claimed] = price(prepared)
+                claimed += 1
 
         for chunk in chunks:
             prepared = _prepared(chunk, model=model)
-            pricing.append((pool.submit(price, prepared), prepared))
+            pricing.append(pool.submit(price, prepared))
+            waiting.append(prepared)
+            del prepared
             take_waiting(keep=n_threads)
         take_waiting(keep=0)
         return [
             priced_here[position] if position in priced_here else future.result()
-            for position, (future, _) in enumerate(pricing)
+            for position, future in enumerate(pricing)
         ]
 
 

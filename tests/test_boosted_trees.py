@@ -9,6 +9,7 @@ import pickle
 import subprocess
 import sys
 import threading
+import weakref
 from typing import Any
 
 import numpy as np
@@ -239,6 +240,33 @@ def test_where_a_batchs_chunks_are_prepared_and_priced(
     else:
         assert set(prepared) == {caller}
         assert 1 <= len(set(priced) - {caller}) <= threads - 1
+
+
+def test_a_pipelined_batch_holds_only_a_few_chunks_at_once(
+    monkeypatch: pytest.MonkeyPatch, test_records: pd.DataFrame
+) -> None:
+    """A prepared chunk holds its model matrix: it must be let go of once it is priced."""
+    # Given a batch of many chunks, and a count of the prepared chunks still alive
+    houses = pd.concat([test_records] * (8 * CHUNK_ROWS // len(test_records) + 1))
+    made: list[weakref.ref[Any]] = []
+    most_alive = []
+    prepare = predict._prepared
+
+    def prepared(*args: Any, **kwargs: Any) -> Any:
+        found = prepare(*args, **kwargs)
+        made.append(weakref.ref(found))
+        most_alive.append(sum(chunk() is not None for chunk in made))
+        return found
+
+    monkeypatch.setattr(predict, "_prepared", prepared)
+
+    # When it is priced on two threads
+    result = predict.make_prediction(input_data=houses, threads=2)
+
+    # Then at most a few chunks were alive at once, however many there were
+    assert len(result.predictions) == len(houses)
+    assert len(most_alive) == len(chunk_bounds(len(houses))) - 1 >= 8
+    assert max(most_alive) <= 4
 
 
 def test_a_batch_cut_elsewhere_gives_each_row_the_same_result(
