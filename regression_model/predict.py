@@ -250,17 +250,16 @@ def _pipelined(
             while claimed < len(pricing) - keep:
                 # Let go of the input (a pool thread pricing it holds its own): a chunk's
                 # model matrix is freed as soon as it is priced.
-                prepared, waiting[claimed] = waiting[claimed], None
+                unpriced, waiting[claimed] = waiting[claimed], None
                 # Not started yet: no pool thread is free for it.
-                if prepared is not None and pricing[claimed].cancel():
-                    priced_here[claimed] = price(prepared)
+                if unpriced is not None and pricing[claimed].cancel():
+                    priced_here[claimed] = price(unpriced)
                 claimed += 1
 
         for chunk in chunks:
             prepared = _prepared(chunk, model=model)
             pricing.append(pool.submit(price, prepared))
             waiting.append(prepared)
-            del prepared
             take_waiting(keep=n_threads)
         take_waiting(keep=0)
         return [

@@ -189,7 +189,7 @@ _NUMBERS = frozenset("biuf")  # the dtype kinds a numeric column may have
 
 
 def _is_numeric(column: object) -> bool:
-    return isinstance(column, np.ndarray) and column.dtype.kind in "biuf"
+    return isinstance(column, np.ndarray) and column.dtype.kind in _NUMBERS
 
 
 def _is_text(array: Any) -> bool:

@@ -22,6 +22,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 import pyarrow as pa
+from pandas.arrays import ArrowExtensionArray
 
 from regression_model.array_types import BoolArray, CodeArray, FloatArray
 from regression_model.config.core import InputSchema
@@ -540,7 +541,7 @@ def _as_value_array(raw: Any) -> Any:
 
 def _python_values(raw: Any) -> list[Any]:
     """A column's values as Python objects, as ``_as_value_array`` reads them."""
-    if isinstance(raw, _ARROW_ARRAY):  # first: a CSV's text columns, read as they are
+    if isinstance(raw, ArrowExtensionArray):  # first: a CSV's text columns, read as they are
         # Arrow's own conversion (nulls become None): a third of the cost of iterating.
         values: list[Any] = pa.array(raw).to_pylist()
         return values
@@ -549,9 +550,6 @@ def _python_values(raw: Any) -> list[Any]:
         listed: list[Any] = column.tolist()
         return listed
     return list(column)
-
-
-_ARROW_ARRAY = pd.arrays.ArrowExtensionArray
 
 
 def _factorize(column: Any) -> tuple[CodeArray, list[Any]]:
